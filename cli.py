@@ -1,0 +1,141 @@
+"""The ``sanctuary-screen`` command: parses options and calls library functions.
+
+Library code raises ``ScreenError``s; this module alone turns them into
+``Error: <what> (<file>): <hint>`` on stderr and an exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from extract.errors import ScreenError
+from models import store
+
+EXAMPLES = {
+    "classify": "sanctuary-screen classify ../shared/data/awards/usaspending_api_cbp_ice "
+                "-o results/awards.jsonl --jobs 2",
+    "train": "sanctuary-screen train",
+    "evaluate": "sanctuary-screen evaluate",
+    "summary": "sanctuary-screen summary results/awards.jsonl",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sanctuary-screen",
+        description="Find award records and documents that show data-broker, extreme-vetting "
+                    "or detention services sold to immigration agencies.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("classify", help="classify award files (CSV) into results JSONL",
+                       epilog="example: " + EXAMPLES["classify"])
+    c.add_argument("inputs", nargs="+", help="award files or folders (searched for *.csv)")
+    c.add_argument("-o", "--output", required=True, help="results file (JSONL)")
+    c.add_argument("--model", default=str(store.DEFAULT_MODEL), help="model file (.skops)")
+    c.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
+    c.add_argument("--force", action="store_true", help="overwrite OUTPUT instead of resuming")
+    c.add_argument("--encoding", help="text encoding of the CSV files (default UTF-8)")
+    c.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+
+    t = sub.add_parser("train", help="train the classifier from annotations/training",
+                       epilog="example: " + EXAMPLES["train"])
+    t.add_argument("--model", default=str(store.DEFAULT_MODEL), help="where to save the model")
+    t.add_argument("--data", nargs="*", help="training JSONL files (default annotations/training)")
+    t.add_argument("-C", type=float, default=32.0, help="inverse regularisation (default 32)")
+
+    e = sub.add_parser("evaluate", help="per-label metrics of the model and the keyword "
+                       "baseline on the development split", epilog="example: " + EXAMPLES["evaluate"])
+    e.add_argument("--model", default=str(store.DEFAULT_MODEL))
+    e.add_argument("--data", nargs="*", help="labelled JSONL (default annotations/training)")
+    e.add_argument("--no-refit", action="store_true",
+                   help="score the saved model on all of --data (data it was not trained on)")
+    e.add_argument("--json", action="store_true", help="print the full result as JSON")
+
+    s = sub.add_parser("summary", help="counts of labels per agency and top vendors in results",
+                       epilog="example: " + EXAMPLES["summary"])
+    s.add_argument("results", nargs="+")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ScreenError as err:
+        print(f"Error: {err.line()}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted: re-run the same command to resume.", file=sys.stderr)
+        return 130
+
+
+def _classify(args) -> int:
+    import pipeline
+    from report import render_run
+
+    if args.jobs < 1:
+        raise ScreenError("--jobs must be at least 1")
+    bar = None
+    if not args.quiet and sys.stderr.isatty():
+        from tqdm import tqdm
+        bar = tqdm(unit="rec", unit_scale=True, dynamic_ncols=True, file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    summary = pipeline.run(args.inputs, args.output, Path(args.model), jobs=args.jobs,
+                           force=args.force, encoding=args.encoding,
+                           progress=progress if bar else None)
+    if bar:
+        bar.close()
+    for message in summary.messages:
+        print(f"Error: {message}", file=sys.stderr)
+    if summary.failed_records:
+        print(f"Error: {summary.failed_records} records could not be read; their error lines "
+              f"are in {summary.output}", file=sys.stderr)
+    if not args.quiet:
+        print(render_run(summary))
+    return 0 if summary.ok else 1
+
+
+def _train(args) -> int:
+    from models.data import load_examples
+    from models.train import train
+
+    examples = load_examples([Path(p) for p in args.data] if args.data else None)
+    card = train(examples, Path(args.model), C=args.C)
+    print(f"Trained {card['model_version']} on {card['data']['examples']} passages in "
+          f"{card['train_seconds']} s; saved {args.model}")
+    for label, m in card["dev_metrics"].items():
+        print(f"  {label:<16} dev precision {m['precision']:.3f} recall {m['recall']:.3f} "
+              f"F1 {m['f1']:.3f} threshold {card['thresholds'][label]:.3f}")
+    print(f"  macro-F1 {card['macro_f1_dev']:.3f}; card: "
+          f"{store.card_path(Path(args.model)).with_suffix('.md')}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from models.data import load_examples
+    from models.evaluate import evaluate, render
+
+    examples = load_examples([Path(p) for p in args.data] if args.data else None)
+    result = evaluate(examples, Path(args.model), refit=not args.no_refit)
+    print(json.dumps(result, indent=2) if args.json else render(result))
+    return 0
+
+
+def _summary(args) -> int:
+    from report import read_results, render_summary
+
+    print(render_summary(read_results(args.results)))
+    return 0
+
+
+COMMANDS = {"classify": _classify, "train": _train, "evaluate": _evaluate, "summary": _summary}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Save and load the model with skops (never pickle), and write its model card.
+
+Loading checks every type in the file against an allow-list: scikit-learn and
+numpy types that skops trusts by default plus this project's own estimator.
+A file that asks for anything else is refused with a ModelError.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import skops.io as sio
+
+from extract.errors import ModelError
+
+MODEL_DIR = Path(__file__).resolve().parent
+DEFAULT_MODEL = MODEL_DIR / "sanctuary.skops"
+TRUSTED = frozenset({
+    "models.classifier.MultiLabelLinear",
+})
+
+
+def save(pipeline, path: Path = DEFAULT_MODEL) -> str:
+    """Write ``pipeline`` to ``path``; returns the file's sha256."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Deflate: the vocabularies are verbose JSON inside the archive (40 MB -> 1.6 MB).
+    data = sio.dumps(pipeline, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def load(path: Path = DEFAULT_MODEL):
+    """The fitted pipeline in ``path``, after checking the types it contains."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError("cannot read model", str(path),
+                         "train one with `sanctuary-screen train`") from exc
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:  # skops raises various errors on a corrupt archive
+        raise ModelError("not a skops model file", str(path), str(exc)) from exc
+    refused = sorted(set(untrusted) - TRUSTED)
+    if refused:
+        raise ModelError("model file contains untrusted types", str(path), ", ".join(refused))
+    try:
+        return sio.loads(data, trusted=sorted(set(untrusted)))
+    except Exception as exc:
+        raise ModelError("cannot load model", str(path), str(exc)) from exc
+
+
+def card_path(model_path: Path) -> Path:
+    return Path(model_path).with_suffix(".card.json")
+
+
+def read_card(model_path: Path = DEFAULT_MODEL) -> dict:
+    path = card_path(model_path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelError("cannot read model card", str(path), str(exc)) from exc
