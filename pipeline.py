@@ -73,6 +73,7 @@ class RecordClassifier:
         self.scorer = Scorer(pipeline)
         self.model_version = model_version
         self._clean: dict[str, str] = {}
+        self._evidence: dict[tuple, list[dict]] = {}  # (raw fields, label) -> evidence
 
     @classmethod
     def from_path(cls, model_path: Path) -> "RecordClassifier":
@@ -87,10 +88,18 @@ class RecordClassifier:
                 self._clean[text] = cleaned
         return cleaned
 
+    def results(self, docs: list[Document]) -> list[dict]:
+        """Results lines for many Documents, scored in one batch."""
+        raws = [{p.field: p.text for p in doc.passages} for doc in docs]
+        triples = [tuple(self.clean(raw.get(f, "")) for f in FIELD_NAMES) for raw in raws]
+        probs = self.scorer.scores_batch(triples).tolist()
+        return [self._line(doc, raw, triple, dict(zip(self.scorer.labels, p)))
+                for doc, raw, triple, p in zip(docs, raws, triples, probs)]
+
     def result(self, doc: Document) -> dict:
-        raw = {p.field: p.text for p in doc.passages}
-        triple = tuple(self.clean(raw.get(f, "")) for f in FIELD_NAMES)
-        scores = self.scorer.scores(triple)
+        return self.results([doc])[0]
+
+    def _line(self, doc: Document, raw: dict, triple, scores: dict) -> dict:
         labels = []
         for k, label in enumerate(self.scorer.labels):
             if scores[label] >= self.scorer.thresholds[k]:
@@ -114,6 +123,17 @@ class RecordClassifier:
         }
 
     def evidence(self, doc: Document, raw: dict, triple, label: str) -> list[dict]:
+        """Evidence passages for ``label``; identical records share one computation."""
+        key = (tuple(raw.get(f, "") for f in FIELD_NAMES), label)
+        cached = self._evidence.get(key)
+        if cached is None:
+            cached = self._compute_evidence(raw, triple, label)
+            if len(self._evidence) > 50_000:
+                self._evidence.clear()
+            self._evidence[key] = cached
+        return cached
+
+    def _compute_evidence(self, raw: dict, triple, label: str) -> list[dict]:
         out = []
         for item in self.scorer.field_evidence(triple, label):
             name = FIELD_NAMES[item["field"]]
@@ -164,13 +184,16 @@ def _classify_batch(task) -> list[str]:
 
 
 def _batch_lines(classifier: RecordClassifier, builder: RecordBuilder, rows) -> list[str]:
+    built = [(index, row if isinstance(row, RecordError) else builder.build(index, row))
+             for index, row in rows]
+    docs = [doc for _, doc in built if not isinstance(doc, RecordError)]
+    results = iter(classifier.results(docs))
     lines = []
-    for index, row in rows:
-        doc = row if isinstance(row, RecordError) else builder.build(index, row)
+    for index, doc in built:
         if isinstance(doc, RecordError):
             line = error_line(builder.source_path, index, doc, classifier.model_version)
         else:
-            line = classifier.result(doc)
+            line = next(results)
         lines.append(json.dumps(line, ensure_ascii=False))
     return lines
 

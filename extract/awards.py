@@ -12,6 +12,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -194,8 +195,11 @@ def _open_text(path: Path, encoding: str | None) -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="")
 
 
+_UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that surrogateescape kept
+
+
 def _has_undecodable(values: list[str]) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for v in values for ch in v if ord(ch) >= 0xD800)
+    return any(_UNDECODABLE.search(v) for v in values)
 
 
 class AwardFile:

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+
+import numpy as np
+from dataclasses import dataclass
 
 from .classifier import FEATURES, FIELDS, LABELS
 
@@ -52,24 +54,80 @@ class _BlockModel:
             for term, j in vectorizer.vocabulary_.items()
         }
         self.n_labels = coef_block.shape[0]
+        self.vocabulary = vectorizer.vocabulary_
+        self.idf = np.asarray(idf, dtype=np.float64)
+        self.weights = np.ascontiguousarray(np.asarray(coef_block, dtype=np.float64).T)  # (V, L)
+        self._word_ids: dict[str, list[int]] = {}  # char_wb: word -> its n-grams' ids
+
+    def ids(self, text: str) -> list[int]:
+        """Vocabulary ids of the text's n-grams, with repeats (the batch path)."""
+        vocab = self.vocabulary
+        if self.analyzer == "char_wb":
+            out: list[int] = []
+            cache = self._word_ids
+            for word in text.lower().split():
+                found = cache.get(word)
+                if found is None:
+                    found = [vocab[g] for g, c in self._char_grams(word).items()
+                             for _ in range(c) if g in vocab]
+                    if len(cache) < 500_000:
+                        cache[word] = found
+                out.extend(found)
+            return out
+        tokens = self.token.findall(text.lower())
+        lo, hi = self.ngram_range
+        out = []
+        for n in range(lo, hi + 1):
+            grams = tokens if n == 1 else [" ".join(tokens[i:i + n])
+                                           for i in range(len(tokens) - n + 1)]
+            out.extend(vocab[g] for g in grams if g in vocab)
+        return out
+
+    def parts_batch(self, texts: list[str]) -> np.ndarray:
+        """``part`` for many texts at once, shape (len(texts), n_labels)."""
+        rows: list[int] = []
+        ids: list[int] = []
+        for r, text in enumerate(texts):
+            found = self.ids(text)
+            ids.extend(found)
+            rows.extend([r] * len(found))
+        out = np.zeros((len(texts), self.n_labels))
+        if not ids:
+            return out
+        keys, tf = np.unique(np.asarray(rows, dtype=np.int64) * len(self.idf)
+                             + np.asarray(ids, dtype=np.int64), return_counts=True)
+        row, col = np.divmod(keys, len(self.idf))
+        value = (1.0 + np.log(tf)) * self.idf[col]
+        norm = np.sqrt(np.bincount(row, value * value, minlength=len(texts)))
+        value /= norm[row]
+        for k in range(self.n_labels):
+            out[:, k] = np.bincount(row, value * self.weights[col, k], minlength=len(texts))
+        return out
+
+    @staticmethod
+    def _char_grams(word: str, lo: int = 3, hi: int = 5) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        word = " " + word + " "
+        size = len(word)
+        for n in range(lo, hi + 1):
+            offset = 0
+            gram = word[0:n]
+            counts[gram] = counts.get(gram, 0) + 1
+            while offset + n < size:
+                offset += 1
+                gram = word[offset:offset + n]
+                counts[gram] = counts.get(gram, 0) + 1
+            if offset == 0:  # a word shorter than n counts once
+                break
+        return counts
 
     def ngrams(self, text: str) -> dict[str, int]:
         lo, hi = self.ngram_range
         counts: dict[str, int] = {}
         if self.analyzer == "char_wb":
             for word in _WHITE_SPACES.sub(" ", text.lower()).split():
-                word = " " + word + " "
-                size = len(word)
-                for n in range(lo, hi + 1):
-                    offset = 0
-                    gram = word[0:n]
-                    counts[gram] = counts.get(gram, 0) + 1
-                    while offset + n < size:
-                        offset += 1
-                        gram = word[offset:offset + n]
-                        counts[gram] = counts.get(gram, 0) + 1
-                    if offset == 0:  # a word shorter than n counts once
-                        break
+                for gram, c in self._char_grams(word, lo, hi).items():
+                    counts[gram] = counts.get(gram, 0) + c
             return counts
         tokens = self.token.findall(text.lower())
         for n in range(lo, hi + 1):
@@ -96,24 +154,16 @@ class _BlockModel:
         norm = math.sqrt(norm)
         return [(t, v / norm, w) for t, v, w in found]
 
-    def part(self, text: str) -> tuple[float, ...]:
-        """This block's contribution to each label's linear score."""
-        parts = [0.0] * self.n_labels
-        for _, value, weights in self.features(text):
-            for k, w in enumerate(weights):
-                parts[k] += value * w
-        return tuple(parts)
-
 
 class Scorer:
     """Calibrated label probabilities and evidence for ``(text, psc, naics)``."""
 
-    def __init__(self, pipeline, labels: tuple[str, ...] = LABELS, cache_size: int = 65536):
+    def __init__(self, pipeline, labels: tuple[str, ...] = LABELS):
         features = pipeline.named_steps["features"]
         clf = pipeline.named_steps["clf"]
         self.labels = tuple(labels)
-        self.intercept = tuple(float(b) for b in clf.intercept_)
-        self.calibration = tuple((float(a), float(b)) for a, b in clf.calibration_)
+        self.intercept = np.asarray(clf.intercept_, dtype=np.float64)
+        self.calibration = np.asarray(clf.calibration_, dtype=np.float64)  # (L, 2)
         thresholds = getattr(clf, "thresholds_", None)
         self.thresholds = tuple(float(t) for t in thresholds) if thresholds is not None \
             else (0.5,) * len(self.labels)
@@ -125,35 +175,42 @@ class Scorer:
             width = len(vec.vocabulary_)
             self.blocks[column].append(_BlockModel(vec, clf.coef_[:, offset:offset + width]))
             offset += width
-        # Repeated values (PSC, NAICS, boilerplate descriptions) are scored once.
-        self._parts = [lru_cache(maxsize=cache_size)(self._field_part) for _ in FIELDS]
+        # Each field value is scored once; PSC and NAICS values repeat a lot.
+        self._cache: list[dict[str, np.ndarray]] = [{} for _ in FIELDS]
 
-    def _field_part(self, column: int, text: str) -> tuple[float, ...]:
-        parts = [0.0] * len(self.labels)
-        for block in self.blocks[column]:
-            for k, p in enumerate(block.part(text)):
-                parts[k] += p
-        return tuple(parts)
+    def _field_parts(self, column: int, values: list[str]) -> dict[str, np.ndarray]:
+        """Each distinct value's contribution to the linear scores (cached)."""
+        cache = self._cache[column]
+        todo = [v for v in dict.fromkeys(values) if v and v not in cache]
+        if todo:
+            parts = sum(block.parts_batch(todo) for block in self.blocks[column])
+            if len(cache) + len(todo) > 200_000:
+                cache.clear()
+            cache.update(zip(todo, parts))
+        return cache
 
-    def linear(self, triple: tuple[str, str, str]) -> tuple[float, ...]:
-        z = list(self.intercept)
-        for column, text in enumerate(triple):
-            if text:
-                for k, p in enumerate(self._parts[column](column, text)):
-                    z[k] += p
-        return tuple(z)
+    def scores_batch(self, triples: list[tuple[str, str, str]]) -> np.ndarray:
+        """Calibrated probabilities for many passages, shape (n, n_labels).
 
-    def probability(self, z: float, k: int) -> float:
-        a, b = self.calibration[k]
-        x = a * z + b
-        if x < -700:
-            return 0.0
-        return 1.0 / (1.0 + math.exp(-x))
+        The same numbers as the pipeline's ``predict_proba``, computed with one
+        numpy pass per feature block over the new distinct values of each field.
+        """
+        z = np.tile(self.intercept, (len(triples), 1))
+        for column in range(len(FIELDS)):
+            values = [t[column] for t in triples]
+            cache = self._field_parts(column, values)
+            for r, v in enumerate(values):
+                if v:
+                    z[r] += cache[v]
+        return self._calibrate(z)
+
+    def _calibrate(self, z: np.ndarray) -> np.ndarray:
+        x = self.calibration[:, 0] * z + self.calibration[:, 1]
+        return 1.0 / (1.0 + np.exp(-np.clip(x, -700, 700)))
 
     def scores(self, triple: tuple[str, str, str]) -> dict[str, float]:
-        """Calibrated probability per label."""
-        z = self.linear(triple)
-        return {label: self.probability(z[k], k) for k, label in enumerate(self.labels)}
+        """Calibrated probability per label for one passage."""
+        return dict(zip(self.labels, self.scores_batch([triple])[0].tolist()))
 
     def field_evidence(self, triple: tuple[str, str, str], label: str, top_terms: int = 5
                        ) -> list[dict]:
@@ -161,14 +218,14 @@ class Scorer:
 
         Each item: ``field`` (index into FIELDS), ``contribution`` (its part of
         the linear score), ``score`` (the probability the label would have with
-        this passage alone) and ``terms`` (the n-grams that carry it).
+        this passage alone) and ``terms`` (the word n-grams that carry it).
         """
         k = self.labels.index(label)
         out = []
         for i, text in enumerate(triple):
             if not text:
                 continue
-            contribution = self._parts[i](i, text)[k]
+            contribution = float(self._field_parts(i, [text])[text][k])
             if contribution <= 0:
                 continue
             # Word n-grams are what a reader can see; character n-grams add to
@@ -177,14 +234,23 @@ class Scorer:
                      for f in block.features(text)]
             terms = sorted(((t, v * w[k]) for t, v, w in feats if v * w[k] > 0),
                            key=lambda tw: (-tw[1], tw[0]))[:top_terms]
+            z = np.array(self.intercept)
+            z[k] += contribution
             out.append({
                 "field": i,
                 "contribution": contribution,
-                "score": self.probability(self.intercept[k] + contribution, k),
+                "score": float(self._calibrate(z)[k]),
                 "terms": [Term(t, w) for t, w in terms],
             })
         out.sort(key=lambda e: (-e["contribution"], e["field"]))
         return out
+
+
+@lru_cache(maxsize=8192)
+def _term_pattern(term: str) -> re.Pattern:
+    """A term's words as whole words, any non-letters between them."""
+    return re.compile(r"(?<![A-Za-z])" + r"[^A-Za-z]+".join(re.escape(w) for w in term.split(" "))
+                      + r"(?![A-Za-z])", re.IGNORECASE)
 
 
 def term_spans(text: str, terms: list[Term]) -> list[dict]:
@@ -195,9 +261,7 @@ def term_spans(text: str, terms: list[Term]) -> list[dict]:
     """
     spans = []
     for term in terms:
-        pattern = r"(?<![A-Za-z])" + r"[^A-Za-z]+".join(
-            re.escape(w) for w in term.term.split(" ")) + r"(?![A-Za-z])"
-        m = re.search(pattern, text, flags=re.IGNORECASE)
+        m = _term_pattern(term.term).search(text)
         if m:
             spans.append({"term": term.term, "start": m.start(), "end": m.end(),
                           "weight": round(term.weight, 4)})
