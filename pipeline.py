@@ -344,10 +344,12 @@ def _ordered_map(pool, tasks, window: int) -> Iterator[list[str]]:
 
 def _tally(lines: list[str], summary: RunSummary) -> None:
     for line in lines:
-        summary.records += 1
         if '"error": null' not in line:
-            summary.failed_records += 1
+            if json.loads(line)["source"]["record"] is not None:  # not a whole-file error
+                summary.failed_records += 1
+                summary.records += 1
             continue
+        summary.records += 1
         if '"labels": []' in line:
             continue
         for label in json.loads(line)["labels"]:

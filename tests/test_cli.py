@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import pytest
+
+import cli
+from conftest import API_SAMPLE, FIXTURES, SHARED, needs_shared
+from models import store
+
+VERSION = store.read_card(store.DEFAULT_MODEL)["model_version"]
+
+
+def lines(path):
+    return [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines()]
+
+
+def keys(rows):
+    return sorted((r["source"]["path"], r["source"]["record"]) for r in rows)
+
+
+def test_classify_writes_one_line_per_record(tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    assert cli.main(["classify", str(API_SAMPLE), "-o", str(out)]) == 0
+    rows = lines(out)
+    assert [r["source"]["record"] for r in rows] == list(range(40))
+    for r in rows:
+        assert set(r["scores"]) == {"data_broker", "extreme_vetting", "detention"}
+        assert r["model_version"] == VERSION and r["error"] is None and r["kind"] == "award"
+        for item in r["labels"]:
+            assert item["score"] == r["scores"][item["label"]]
+            ev = item["evidence"][0]
+            assert ev["text"][ev["start"]:ev["end"]] == ev["text"] and ev["page"] is None
+            for term in ev["terms"]:
+                span = ev["text"][term["start"]:term["end"]]
+                assert re.findall("[a-z]+", span.lower()) == term["term"].split()
+    detention = [r for r in rows if any(l["label"] == "detention" for l in r["labels"])]
+    assert any("CORECIVIC DETENTION SERVICES" in r["title"] for r in detention)
+    printed = capsys.readouterr().out
+    assert printed.startswith("Classified 40 records from 1 files in ")
+    assert f"Results: {out} (model {VERSION})" in printed
+
+
+def test_existing_output_is_resumed_not_overwritten(tmp_path, capsys):
+    full, part = tmp_path / "full.jsonl", tmp_path / "part.jsonl"
+    cli.main(["classify", str(API_SAMPLE), "-o", str(full), "-q"])
+    head = full.read_text(encoding="utf-8").splitlines(keepends=True)
+    part.write_text("".join(head[:17]) + head[17][:25], encoding="utf-8")  # crash mid-line
+    assert cli.main(["classify", str(API_SAMPLE), "-o", str(part)]) == 0
+    assert "17 already done (resumed)" in capsys.readouterr().out
+    assert part.read_text(encoding="utf-8") == full.read_text(encoding="utf-8")
+    assert cli.main(["classify", str(API_SAMPLE), "-o", str(part), "-q"]) == 0
+    assert len(lines(part)) == 40  # nothing twice
+
+
+def test_output_from_another_model_needs_force(tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    out.write_text(json.dumps({"source": {"path": "x", "record": 0},
+                               "model_version": "sanctuary-old"}) + "\n", encoding="utf-8")
+    assert cli.main(["classify", str(API_SAMPLE), "-o", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"Error: results were made by another model ({out}): sanctuary-old there, {VERSION} now; "
+        "use --force to start again\n")
+    assert cli.main(["classify", str(API_SAMPLE), "-o", str(out), "--force", "-q"]) == 0
+    assert len(lines(out)) == 40
+
+
+def test_parallel_output_equals_serial(tmp_path):
+    inputs = [str(API_SAMPLE), str(FIXTURES / "prime_awards_sample.csv"),
+              str(FIXTURES / "transactions_sample.csv")]
+    one, two = tmp_path / "1.jsonl", tmp_path / "2.jsonl"
+    assert cli.main(["classify", *inputs, "-o", str(one), "-q"]) == 0
+    assert cli.main(["classify", *inputs, "-o", str(two), "-q", "--jobs", "2"]) == 0
+    assert one.read_bytes() == two.read_bytes()
+
+
+def test_bad_inputs_become_error_lines_and_the_batch_goes_on(tmp_path, bad_inputs, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(API_SAMPLE, folder / "a_good.csv")
+    for path in bad_inputs.values():
+        shutil.copy(path, folder / path.name)
+    (folder / ".hidden.csv").write_text("ignored", encoding="utf-8")
+    out = tmp_path / "r.jsonl"
+    assert cli.main(["classify", str(folder), "-o", str(out), "-q"]) == 1
+    rows = lines(out)
+    errors = {r["source"]["path"].rsplit("/", 1)[1]: r["error"] for r in rows if r["error"]}
+    assert errors["empty.csv"] == {"type": "InputError",
+                                   "message": f"empty file ({folder}/empty.csv): no header row"}
+    assert errors["scan.csv"]["message"].startswith("not a CSV file")
+    assert errors["notes.csv"]["type"] == "SchemaError"
+    assert errors["missing.csv"]["message"].endswith("missing Action Date, Recipient Name")
+    assert errors["malformed.csv"]["type"] == "RecordError"
+    assert errors["latin1.csv"]["message"].startswith("wrong text encoding in record 1")
+    good = [r for r in rows if r["source"]["path"].endswith("a_good.csv")]
+    assert len(good) == 40 and not any(r["error"] for r in good)
+    assert not any(".hidden" in r["source"]["path"] for r in rows)
+    err = capsys.readouterr().err.splitlines()
+    assert f"Error: empty file ({folder}/empty.csv): no header row" in err
+    assert "Error: 2 records could not be read; their error lines are in " + str(out) in err
+
+
+def test_missing_input_file_is_an_error_line(tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    assert cli.main(["classify", str(tmp_path / "nope.csv"), "-o", str(out), "-q"]) == 1
+    assert lines(out)[0]["error"]["message"].startswith(f"cannot open file ({tmp_path}/nope.csv)")
+
+
+def test_missing_model_is_one_clear_line(tmp_path, capsys):
+    code = cli.main(["classify", str(API_SAMPLE), "-o", str(tmp_path / "r.jsonl"),
+                     "--model", str(tmp_path / "none.skops")])
+    assert code == 2
+    assert capsys.readouterr().err == (f"Error: cannot read model ({tmp_path}/none.skops): "
+                                       "train one with `sanctuary-screen train`\n")
+
+
+def test_summary_command(tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    cli.main(["classify", str(API_SAMPLE), "-o", str(out), "-q"])
+    assert cli.main(["summary", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"40 records in {out} (0 errors)")
+    assert "Top vendors by obligated dollars, detention:" in printed
+
+
+def test_every_command_has_help_with_an_example(capsys):
+    for command in cli.COMMANDS:
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        assert "example: sanctuary-screen " + command in capsys.readouterr().out
+
+
+@needs_shared
+def test_classify_a_real_export_in_parallel(tmp_path):
+    src = SHARED / "awards/usaspending_api_cbp_ice/CBP_ICE_FY2023_Contract_Obligations.csv"
+    out = tmp_path / "r.jsonl"
+    assert cli.main(["classify", str(src), "-o", str(out), "-q", "--jobs", "2"]) == 0
+    rows = lines(out)
+    assert keys(rows) == [(str(src), i) for i in range(9366)]
+    labelled = {l["label"] for r in rows for l in r["labels"]}
+    assert labelled == {"data_broker", "extreme_vetting", "detention"}

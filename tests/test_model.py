@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import skops.io as sio
+
+from extract.errors import ModelError
+from models import store
+from models.classifier import LABELS, as_matrix
+from models.data import label_matrix, load_examples, split
+from models.metrics import best_threshold
+from models.rules import keyword_labels
+from models.scorer import Term, term_spans
+from models.train import train
+
+
+@pytest.fixture(scope="module")
+def examples():
+    return load_examples()
+
+
+def test_fast_scorer_equals_the_sklearn_pipeline(pipeline_model, scorer, examples):
+    sample = [ex.triple for ex in examples[::7]] + [("", "", ""), ("DETENTION", "", "")]
+    expected = pipeline_model.predict_proba(as_matrix(sample))
+    assert np.abs(scorer.scores_batch(sample) - expected).max() < 1e-9
+    one = scorer.scores(sample[0])
+    assert [one[label] for label in LABELS] == pytest.approx(expected[0], abs=1e-9)
+
+
+def test_evidence_is_the_passage_and_the_words_that_carry_the_score(scorer):
+    triple = ("DETENTION SERVICES AT THE KROME SERVICE PROCESSING CENTER", "HOUSEKEEPING- GUARD",
+              "SECURITY GUARDS AND PATROL SERVICES")
+    first = scorer.field_evidence(triple, "detention")
+    assert first == scorer.field_evidence(triple, "detention")  # deterministic
+    assert first[0]["field"] == 0 and first[0]["contribution"] > 0
+    assert "detention" in [t.term for t in first[0]["terms"]]
+    for item in first:
+        assert 0 < item["score"] < 1
+
+
+def test_term_spans_point_into_the_original_text():
+    text = "IGF::OT::IGF License-Plate  READER data access"
+    spans = term_spans(text, [Term("license plate", 1.0), Term("reader data", 0.5),
+                              Term("absent", 0.1)])
+    assert [text[s["start"]:s["end"]] for s in spans] == ["License-Plate", "READER data"]
+
+
+@pytest.mark.parametrize("text,psc,expected", [
+    ("DETENTION SERVICES AT THE IMPERIAL REGIONAL DETENTION FACILITY", "HOUSEKEEPING- GUARD",
+     {"detention"}),
+    ("ACCESS TO LICENSE PLATE READER DATABASE", "IT AND TELECOM- WEB-BASED SUBSCRIPTION",
+     {"data_broker"}),
+    ("DEOBLIGATION OF UNUSED FUNDS", "HOUSEKEEPING- GUARD", set()),
+    ("EXERCISE OPTION 3", "IT AND TELECOM- WEB-BASED SUBSCRIPTION", set()),
+    ("CLEAR TRASH BAGS", "SANITATION AND SANITARY SUPPLIES", set()),
+    ("WESTLAW LEGAL RESEARCH SUBSCRIPTION", "IT AND TELECOM- WEB-BASED SUBSCRIPTION", set()),
+    ("OFFICE FURNITURE FOR THE DETENTION CENTER STAFF BREAK ROOM", "OFFICE FURNITURE", set()),
+])
+def test_the_shipped_model_on_clear_cases(scorer, text, psc, expected):
+    scores = scorer.scores((text, psc, ""))
+    got = {label for k, label in enumerate(scorer.labels) if scores[label] >= scorer.thresholds[k]}
+    assert got == expected, scores
+
+
+def test_keyword_baseline():
+    assert keyword_labels("ICE AIR CHARTER REMOVAL FLIGHT") == ["detention"]
+    assert keyword_labels("OFFICE SUPPLIES") == []
+
+
+def test_best_threshold_keeps_precision():
+    y = np.array([0, 0, 1, 1, 1, 0])
+    s = np.array([0.1, 0.7, 0.6, 0.8, 0.9, 0.65])
+    assert best_threshold(y, s, 0.85) == pytest.approx(0.8)
+
+
+def test_train_saves_a_skops_model_and_card(tmp_path, examples):
+    train_set, dev_set = split(examples)
+    small = train_set[::6] + dev_set[::3]
+    path = tmp_path / "m.skops"
+    card = train(small, path)
+    assert zipfile.is_zipfile(path) and card["sha256"]
+    loaded = store.load(path)
+    assert loaded.named_steps["clf"].version_ == card["model_version"]
+    assert set(card["thresholds"]) == set(LABELS)
+    assert json.loads(store.card_path(path).read_text())["model_version"] == card["model_version"]
+    assert "Development split" in path.with_suffix(".card.md").read_text()
+    again = train(small, tmp_path / "n.skops")  # same data, same model
+    assert again["model_version"] == card["model_version"]
+    # skops archives name arrays by object id, so bytes differ; the model does not
+    sample = as_matrix(ex.triple for ex in dev_set[:200])
+    assert np.array_equal(loaded.predict_proba(sample),
+                          store.load(tmp_path / "n.skops").predict_proba(sample))
+
+
+class Untrusted:
+    pass
+
+
+def test_loading_refuses_untrusted_types(tmp_path):
+    path = tmp_path / "evil.skops"
+    path.write_bytes(sio.dumps({"payload": Untrusted()}))
+    with pytest.raises(ModelError, match="untrusted types"):
+        store.load(path)
+
+
+def test_loading_a_corrupt_model_is_a_clear_error(tmp_path):
+    path = tmp_path / "broken.skops"
+    path.write_bytes(b"not a zip archive")
+    with pytest.raises(ModelError, match="not a skops model file"):
+        store.load(path)
+    with pytest.raises(ModelError, match="cannot read model"):
+        store.load(tmp_path / "missing.skops")
+
+
+def test_shipped_model_card_matches_the_model():
+    card = store.read_card(store.DEFAULT_MODEL)
+    import hashlib
+    assert hashlib.sha256(store.DEFAULT_MODEL.read_bytes()).hexdigest() == card["sha256"]
+    assert card["data"]["examples"] == len(load_examples())
