@@ -5,8 +5,9 @@ description and its product/service code and NAICS descriptions; for a PDF
 passage the sentence and two empty strings. ``build_pipeline()`` returns a
 standard scikit-learn ``Pipeline``:
 
-    ColumnTransformer(word 1-2 grams of each field and char 3-5 grams of the
-                      text, each block L2-normalised on its own)
+    ColumnTransformer(word 1-2 grams of each field, char 3-5 grams of the
+                      text, each block L2-normalised on its own, and per-label
+                      counts of the services LABELING.md names: models.concepts)
         ->  MultiLabelLinear
 
 Each field has its own vocabulary and its own normalisation, so a record's
@@ -23,6 +24,7 @@ deterministic attribution: that is what ``models.evidence`` shows.
 from __future__ import annotations
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
@@ -30,6 +32,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .concepts import ConceptCounts
 
 LABELS = ("data_broker", "extreme_vetting", "detention")
 WORD_PATTERN = r"(?u)\b[A-Za-z][A-Za-z]+\b"
@@ -44,13 +48,15 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
     cv : folds used to get out-of-fold scores for the Platt calibration.
     class_weight : passed to each LogisticRegression.
     random_state : seed for the fold split.
+    n_jobs : labels fitted in parallel (joblib); results do not depend on it.
     """
 
-    def __init__(self, C=32.0, cv=5, class_weight="balanced", random_state=0):
+    def __init__(self, C=32.0, cv=5, class_weight="balanced", random_state=0, n_jobs=None):
         self.C = C
         self.cv = cv
         self.class_weight = class_weight
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     def _base(self):
         return LogisticRegression(C=self.C, class_weight=self.class_weight,
@@ -62,22 +68,24 @@ class MultiLabelLinear(ClassifierMixin, BaseEstimator):
         Y = np.asarray(Y, dtype=int)
         if Y.ndim == 1:
             Y = Y[:, None]
-        n_labels = Y.shape[1]
-        self.coef_ = np.zeros((n_labels, X.shape[1]))
-        self.intercept_ = np.zeros(n_labels)
-        self.calibration_ = np.zeros((n_labels, 2))  # slope, offset
-        for j in range(n_labels):
-            y = Y[:, j]
-            folds = StratifiedKFold(min(self.cv, int(y.sum()), int((1 - y).sum())),
-                                    shuffle=True, random_state=self.random_state)
-            oof = cross_val_predict(self._base(), X, y, cv=folds, method="decision_function")
-            platt = LogisticRegression(C=1e4, solver="lbfgs").fit(oof[:, None], y)
-            self.calibration_[j] = platt.coef_[0, 0], platt.intercept_[0]
-            model = self._base().fit(X, y)
-            self.coef_[j] = model.coef_[0]
-            self.intercept_[j] = model.intercept_[0]
-        self.classes_ = [np.array([0, 1])] * n_labels
+        X = X.tocsr()
+        X.sort_indices()  # workers get a read-only memory map: no sorting there
+        fitted = Parallel(n_jobs=self.n_jobs)(
+            delayed(self._fit_label)(X, Y[:, j]) for j in range(Y.shape[1]))
+        self.coef_ = np.vstack([coef for coef, _, _ in fitted])
+        self.intercept_ = np.array([b for _, b, _ in fitted])
+        self.calibration_ = np.array([cal for _, _, cal in fitted])  # slope, offset
+        self.classes_ = [np.array([0, 1])] * Y.shape[1]
         return self
+
+    def _fit_label(self, X, y):
+        """One label: out-of-fold scores -> Platt calibration; then the full fit."""
+        folds = StratifiedKFold(min(self.cv, int(y.sum()), int((1 - y).sum())),
+                                shuffle=True, random_state=self.random_state)
+        oof = cross_val_predict(self._base(), X, y, cv=folds, method="decision_function")
+        platt = LogisticRegression(C=1e4, solver="lbfgs").fit(oof[:, None], y)
+        model = self._base().fit(X, y)
+        return model.coef_[0], model.intercept_[0], (platt.coef_[0, 0], platt.intercept_[0])
 
     def decision_function(self, X):
         check_is_fitted(self)
@@ -102,10 +110,12 @@ FIELDS = ("text", "psc", "naics")
 # n-grams (robust to spelling variants such as FINGER PRINT / FINGERPRINTS and to
 # OCR noise); the PSC and NAICS descriptions are a controlled vocabulary.
 FEATURES = (("text_word", 0, "word"), ("text_char", 0, "char_wb"),
-            ("psc", 1, "word"), ("naics", 2, "word"))
+            ("text_concepts", 0, "concepts"), ("psc", 1, "word"), ("naics", 2, "word"))
 
 
-def _vectorizer(analyzer: str) -> TfidfVectorizer:
+def _vectorizer(analyzer: str):
+    if analyzer == "concepts":
+        return ConceptCounts()
     if analyzer == "char_wb":
         return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=3,
                                sublinear_tf=True, lowercase=True, dtype=np.float64)
@@ -120,7 +130,7 @@ def build_pipeline(C: float = 32.0, random_state: int = 0) -> Pipeline:
         [(name, _vectorizer(analyzer), column) for name, column, analyzer in FEATURES],
         sparse_threshold=1.0)
     return Pipeline([("features", features),
-                     ("clf", MultiLabelLinear(C=C, random_state=random_state))])
+                     ("clf", MultiLabelLinear(C=C, random_state=random_state, n_jobs=-1))])
 
 
 def as_matrix(triples) -> np.ndarray:

@@ -43,7 +43,9 @@ class _BlockModel:
     are exactly those scikit-learn would compute.
     """
 
-    def __init__(self, vectorizer, coef_block):
+    def __init__(self, vectorizer, coef):
+        self.width = len(vectorizer.vocabulary_)
+        coef_block = coef[:, :self.width]
         self.analyzer = vectorizer.analyzer
         self.token = re.compile(vectorizer.token_pattern)
         self.ngram_range = vectorizer.ngram_range
@@ -155,6 +157,32 @@ class _BlockModel:
         return [(t, v / norm, w) for t, v, w in found]
 
 
+class _ConceptBlock:
+    """The concept-count block (models.concepts): one regex per label."""
+
+    analyzer = "concepts"
+
+    def __init__(self, transformer, coef):
+        self.patterns = transformer.compiled()
+        self.width = len(self.patterns)
+        self.weights = np.asarray(coef[:, :self.width], dtype=np.float64).T  # (C, L)
+
+    def parts_batch(self, texts: list[str]) -> np.ndarray:
+        counts = np.array([[len(p.findall(t)) for p in self.patterns] for t in texts],
+                          dtype=np.float64).reshape(len(texts), self.width)
+        return np.log1p(counts) @ self.weights
+
+    def features(self, text: str) -> list[tuple[str, float, tuple]]:
+        """``(first matched phrase, value, weights)`` for each concept present."""
+        out = []
+        for pattern, weights in zip(self.patterns, self.weights):
+            found = pattern.findall(text)
+            if found:
+                phrase = " ".join(re.findall(r"[a-z]+", found[0].lower()))
+                out.append((phrase, math.log1p(len(found)), tuple(float(w) for w in weights)))
+        return out
+
+
 class Scorer:
     """Calibrated label probabilities and evidence for ``(text, psc, naics)``."""
 
@@ -170,11 +198,12 @@ class Scorer:
         # blocks[i] = the feature blocks that read field i, in FEATURES order
         self.blocks: list[list[_BlockModel]] = [[] for _ in FIELDS]
         offset = 0
-        for name, column, _ in FEATURES:
+        for name, column, analyzer in FEATURES:
             vec = features.named_transformers_[name]
-            width = len(vec.vocabulary_)
-            self.blocks[column].append(_BlockModel(vec, clf.coef_[:, offset:offset + width]))
-            offset += width
+            kind = _ConceptBlock if analyzer == "concepts" else _BlockModel
+            block = kind(vec, clf.coef_[:, offset:])
+            self.blocks[column].append(block)
+            offset += block.width
         # Each field value is scored once; PSC and NAICS values repeat a lot.
         self._cache: list[dict[str, np.ndarray]] = [{} for _ in FIELDS]
 
@@ -228,9 +257,9 @@ class Scorer:
             contribution = float(self._field_parts(i, [text])[text][k])
             if contribution <= 0:
                 continue
-            # Word n-grams are what a reader can see; character n-grams add to
-            # the passage's contribution but are not listed as terms.
-            feats = [f for block in self.blocks[i] if block.analyzer == "word"
+            # Word n-grams and concept phrases are what a reader can see;
+            # character n-grams add to the contribution but are not listed.
+            feats = [f for block in self.blocks[i] if block.analyzer != "char_wb"
                      for f in block.features(text)]
             terms = sorted(((t, v * w[k]) for t, v, w in feats if v * w[k] > 0),
                            key=lambda tw: (-tw[1], tw[0]))[:top_terms]

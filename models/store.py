@@ -19,6 +19,7 @@ MODEL_DIR = Path(__file__).resolve().parent
 DEFAULT_MODEL = MODEL_DIR / "sanctuary.skops"
 TRUSTED = frozenset({
     "models.classifier.MultiLabelLinear",
+    "models.concepts.ConceptCounts",
 })
 
 

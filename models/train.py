@@ -18,7 +18,8 @@ import numpy as np
 import sklearn
 
 from . import store
-from .classifier import LABELS, as_matrix, build_pipeline
+from .classifier import FEATURES, LABELS, as_matrix, build_pipeline
+from .concepts import CONCEPTS
 from .data import Example, label_matrix, load_examples, split
 from .metrics import best_threshold, label_metrics
 
@@ -31,6 +32,14 @@ def data_fingerprint(examples: list[Example]) -> str:
     for ex in examples:
         h.update(json.dumps([ex.id, ex.triple, sorted(ex.labels), ex.split]).encode())
     return h.hexdigest()
+
+
+def model_version(fingerprint: str, C: float, seed: int) -> str:
+    """Changes when the data, the settings or the feature definitions change."""
+    recipe = json.dumps([fingerprint, C, seed, FEATURES, CONCEPTS,
+                         build_pipeline(C, seed).get_params(deep=False)["steps"][1][1].get_params()],
+                        sort_keys=True, default=str)
+    return f"sanctuary-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
 
 
 def fit(examples: list[Example], C: float = DEFAULT_C, seed: int = SEED):
@@ -57,7 +66,7 @@ def train(examples: list[Example] | None = None, model_path: Path = store.DEFAUL
     }
     model = fit(examples, C, seed)
     fingerprint = data_fingerprint(examples)
-    version = f"sanctuary-{hashlib.sha256(f'{fingerprint}|{C}|{seed}'.encode()).hexdigest()[:12]}"
+    version = model_version(fingerprint, C, seed)
     clf = model.named_steps["clf"]
     clf.thresholds_ = np.array(thresholds)
     clf.labels_ = np.array(LABELS)

@@ -9,7 +9,8 @@ development split by award, and writes the file. Usage:
 
 ROUND_DIR holds items.jsonl (id, text, awards, refs, hits) and the decision
 TSVs out*.tsv (first reading), adj*.tsv/adjout*.tsv (second reading) and
-extra*.tsv (records found later by scoring unread records with a first model).
+extra*.tsv (records found later by scoring unread records with a first model)
+and audit_*.tsv (consistency audits keyed by example id, applied last).
 Only training-pool files (../shared/data/README.md) are read.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from extract.awards import iter_awards, record_triple  # noqa: E402
+from annotations.tools.audits import apply, read_audits  # noqa: E402
 from extract.clean import clean_text  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -104,6 +106,8 @@ def main(round_dir: Path) -> None:
             "source": {"path": "awards/" + path, "record": record, "records": e["n"]},
             "annotator": "reader", "method": method, "note": note,
         })
+    audits = read_audits(round_dir)
+    out = [apply(row, audits) for row in out]
     dest = Path(__file__).resolve().parents[1] / "training" / "awards.jsonl"
     with open(dest, "w", encoding="utf-8") as fh:
         for row in out:

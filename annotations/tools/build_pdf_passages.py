@@ -5,6 +5,8 @@ evidence, note, written by a person who read each passage (annotations/README.md
 The development split is by PDF, so no document is on both sides. Usage:
 
     python annotations/tools/build_pdf_passages.py PASSAGES.jsonl
+
+Audits (audit_*.tsv) in the folder of PASSAGES.jsonl are applied last.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from extract.clean import NOISE  # noqa: E402
+from annotations.tools.audits import apply, read_audits  # noqa: E402
 
 DEV_SHARE = 5
 
@@ -42,6 +45,8 @@ def main(src: Path) -> None:
             "annotator": "reader", "method": "passage from a training-pool PDF, read and labelled",
             "note": p.get("note", ""),
         })
+    audits = read_audits(src.parent)
+    out = [apply(row, audits) for row in out]
     dest = Path(__file__).resolve().parents[1] / "training" / "pdf_passages.jsonl"
     with open(dest, "w", encoding="utf-8") as fh:
         for row in out:
