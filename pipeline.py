@@ -10,7 +10,6 @@ goes on; the summary says how many failed.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -28,7 +27,6 @@ from models.scorer import Scorer, term_spans
 AWARD_SUFFIXES = {".csv", ".tsv", ".txt"}
 BATCH = 2000
 FIELD_NAMES = ("description", "psc", "naics")
-EVIDENCE_FIELDS = {"description": 0, "psc": 1, "naics": 2}
 
 
 # ---------------------------------------------------------------- inputs
@@ -221,9 +219,13 @@ class OutputExists(ScreenError):
     pass
 
 
-def read_done(output: Path, model_version: str) -> set[tuple[str, int | None]]:
-    """``(path, record)`` pairs already in ``output``; cuts a torn last line."""
-    done: set[tuple[str, int | None]] = set()
+def read_done(output: Path, model_version: str) -> dict[str, set[int | None]]:
+    """``{path: records}`` already in ``output`` (None: the whole file failed).
+
+    A line torn by a crash is cut off and redone. Whole-file errors are not
+    retried on resume (``--force`` starts again).
+    """
+    done: dict[str, set[int | None]] = {}
     if not output.exists():
         return done
     good_end = 0
@@ -240,7 +242,7 @@ def read_done(output: Path, model_version: str) -> set[tuple[str, int | None]]:
                                    f"{line.get('model_version')} there, {model_version} now; "
                                    "use --force to start again")
             src = line.get("source", {})
-            done.add((src.get("path"), src.get("record")))
+            done.setdefault(src.get("path"), set()).add(src.get("record"))
             good_end += len(raw)
     if good_end < output.stat().st_size:
         with open(output, "r+b") as fh:
@@ -275,7 +277,7 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
     written = 0
     try:
         with open(output, "a", encoding="utf-8") as out:
-            for lines in _file_batches(paths, done, classifier, pool, encoding, summary):
+            for lines in _file_batches(paths, done, classifier, pool, jobs, encoding, summary):
                 if lines:
                     out.write("\n".join(lines) + "\n")
                     out.flush()
@@ -290,11 +292,13 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
     return summary
 
 
-def _file_batches(paths, done, classifier, pool, encoding, summary) -> Iterator[list[str]]:
+def _file_batches(paths, done, classifier, pool, jobs, encoding, summary
+                  ) -> Iterator[list[str]]:
     """Batches of result lines, in input order, for every record not yet done."""
     for path in paths:
         key = str(path)
-        if (key, None) in done:
+        finished = done.get(key, set())
+        if None in finished:
             continue
         try:
             award_file = AwardFile(path, encoding)
@@ -304,23 +308,21 @@ def _file_batches(paths, done, classifier, pool, encoding, summary) -> Iterator[
             yield [json.dumps(error_line(key, None, err, classifier.model_version))]
             continue
         with award_file:
-            batches = _row_batches(award_file, done, summary)
+            batches = _row_batches(award_file, finished, summary)
             if pool is None:
                 for batch in batches:
                     yield _batch_lines(classifier, award_file.builder(), batch)
             else:
                 tasks = ((award_file.schema.name, award_file.header, key,
                           award_file.dates.day_first, batch) for batch in batches)
-                # map() keeps input order and bounds nothing by itself; chunked
-                # submission keeps memory flat for million-row files.
-                yield from _ordered_map(pool, tasks, window=4 * (pool._max_workers or 1))
+                # a bounded window of batches in flight keeps memory flat
+                yield from _ordered_map(pool, tasks, window=4 * jobs)
 
 
-def _row_batches(award_file: AwardFile, done, summary) -> Iterator[list]:
-    key = str(award_file.path)
+def _row_batches(award_file: AwardFile, finished: set, summary) -> Iterator[list]:
     batch = []
     for index, row in award_file.rows():
-        if (key, index) in done:
+        if index in finished:
             summary.skipped += 1
             continue
         batch.append((index, row))

@@ -141,3 +141,32 @@ def test_classify_a_real_export_in_parallel(tmp_path):
     assert keys(rows) == [(str(src), i) for i in range(9366)]
     labelled = {l["label"] for r in rows for l in r["labels"]}
     assert labelled == {"data_broker", "extreme_vetting", "detention"}
+
+
+@needs_shared
+def test_resume_after_a_killed_run(tmp_path):
+    """SIGKILL mid-run (no clean-up at all), then the same command again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = SHARED / "awards/usaspending_api_cbp_ice/CBP_ICE_FY2022_Contract_Obligations.csv"
+    out = tmp_path / "r.jsonl"
+    cmd = [sys.executable, "-c", "import sys, cli; sys.exit(cli.main(sys.argv[1:]))",
+           "classify", str(src), "-o", str(out), "-q", "--jobs", "2"]
+    proc = subprocess.Popen(cmd, cwd=str(FIXTURES.parents[1]), start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not out.exists() or out.stat().st_size < 200_000):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = len(out.read_bytes().splitlines())
+    assert 0 < partial < 9339, "the run should have been killed part-way"
+    assert subprocess.run(cmd, cwd=str(FIXTURES.parents[1])).returncode == 0
+    rows = lines(out)
+    assert keys(rows) == [(str(src), i) for i in range(9339)]
+    full = tmp_path / "full.jsonl"
+    assert cli.main(["classify", str(src), "-o", str(full), "-q"]) == 0
+    assert sorted(map(json.dumps, rows)) == sorted(map(json.dumps, lines(full)))
