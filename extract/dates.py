@@ -19,9 +19,20 @@ class DateParser:
 
     def __init__(self, day_first: bool | None = None) -> None:
         self.day_first = day_first
+        self._seen: dict[str, str | None] = {}  # dates repeat a lot within a file
 
     def parse(self, text: str) -> str | None:
-        text = text.strip()
+        found = self._seen.get(text)
+        if found is not None:
+            return found
+        value = self._parse(text.strip())
+        # keep results that later dates cannot change: ISO, or the order is known
+        if value and (self.day_first is not None or "/" not in text) \
+                and len(self._seen) < 100_000:
+            self._seen[text] = value
+        return value
+
+    def _parse(self, text: str) -> str | None:
         if not text:
             return None
         m = _ISO.match(text)

@@ -68,12 +68,20 @@ class ConceptCounts(TransformerMixin, BaseEstimator):
         return self
 
     def compiled(self) -> list[re.Pattern]:
+        """The patterns, for lower-cased text: anchored at a word start and
+        without IGNORECASE, which makes them several times faster."""
         check_is_fitted(self)
-        return [re.compile(p, re.IGNORECASE) for p in self.patterns_]
+        return [re.compile(r"\b(?:" + p + ")") for p in self.patterns_]
+
+    @staticmethod
+    def count(patterns: list[re.Pattern], text: str) -> list[int]:
+        """How many phrases of each concept ``text`` holds."""
+        lowered = text.lower()
+        return [len(p.findall(lowered)) for p in patterns]
 
     def transform(self, X):
         patterns = self.compiled()
-        rows = [[np.log1p(len(p.findall(str(text)))) for p in patterns] for text in X]
+        rows = [np.log1p(self.count(patterns, str(text))) for text in X]
         return sp.csr_matrix(np.asarray(rows, dtype=np.float64).reshape(len(rows), len(patterns)))
 
     def get_feature_names_out(self, input_features=None):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
 
 import numpy as np
 from dataclasses import dataclass
@@ -163,20 +162,22 @@ class _ConceptBlock:
     analyzer = "concepts"
 
     def __init__(self, transformer, coef):
+        self.count = transformer.count
         self.patterns = transformer.compiled()
         self.width = len(self.patterns)
         self.weights = np.asarray(coef[:, :self.width], dtype=np.float64).T  # (C, L)
 
     def parts_batch(self, texts: list[str]) -> np.ndarray:
-        counts = np.array([[len(p.findall(t)) for p in self.patterns] for t in texts],
+        counts = np.array([self.count(self.patterns, t) for t in texts],
                           dtype=np.float64).reshape(len(texts), self.width)
         return np.log1p(counts) @ self.weights
 
     def features(self, text: str) -> list[tuple[str, float, tuple]]:
         """``(first matched phrase, value, weights)`` for each concept present."""
         out = []
+        lowered = text.lower()
         for pattern, weights in zip(self.patterns, self.weights):
-            found = pattern.findall(text)
+            found = pattern.findall(lowered)
             if found:
                 phrase = " ".join(re.findall(r"[a-z]+", found[0].lower()))
                 out.append((phrase, math.log1p(len(found)), tuple(float(w) for w in weights)))
@@ -275,23 +276,25 @@ class Scorer:
         return out
 
 
-@lru_cache(maxsize=8192)
-def _term_pattern(term: str) -> re.Pattern:
-    """A term's words as whole words, any non-letters between them."""
-    return re.compile(r"(?<![A-Za-z])" + r"[^A-Za-z]+".join(re.escape(w) for w in term.split(" "))
-                      + r"(?![A-Za-z])", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z][A-Za-z]+")  # the tokens of WORD_PATTERN, with offsets
 
 
 def term_spans(text: str, terms: list[Term]) -> list[dict]:
-    """Where each term occurs in ``text`` (case-insensitive, whole words).
+    """Where each term first occurs in ``text``, as whole tokens.
 
-    Offsets index the original text, so a UI can highlight them even where the
-    model read a cleaned copy.
+    Offsets index the original text (whatever lies between a term's words, such
+    as "-" or "&"), so a UI can highlight them even where the model read a
+    cleaned copy.
     """
+    tokens = [(m.group().lower(), m.start(), m.end()) for m in _WORD.finditer(text)]
+    words = [t[0] for t in tokens]
     spans = []
     for term in terms:
-        m = _term_pattern(term.term).search(text)
-        if m:
-            spans.append({"term": term.term, "start": m.start(), "end": m.end(),
-                          "weight": round(term.weight, 4)})
+        want = term.term.split(" ")
+        n = len(want)
+        for i in range(len(words) - n + 1):
+            if words[i:i + n] == want:
+                spans.append({"term": term.term, "start": tokens[i][1],
+                              "end": tokens[i + n - 1][2], "weight": round(term.weight, 4)})
+                break
     return spans
