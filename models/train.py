@@ -9,6 +9,7 @@ and the same ``model_version``.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import platform
 import time
@@ -19,7 +20,7 @@ import sklearn
 
 from . import store
 from .classifier import FEATURES, LABELS, as_matrix, build_pipeline
-from .concepts import CONCEPTS
+from .concepts import CONCEPTS, ConceptCounts
 from .data import Example, label_matrix, load_examples, split
 from .metrics import best_threshold, label_metrics
 
@@ -37,6 +38,7 @@ def data_fingerprint(examples: list[Example]) -> str:
 def model_version(fingerprint: str, C: float, seed: int) -> str:
     """Changes when the data, the settings or the feature definitions change."""
     recipe = json.dumps([fingerprint, C, seed, FEATURES, CONCEPTS,
+                         inspect.getsource(ConceptCounts),
                          build_pipeline(C, seed).get_params(deep=False)["steps"][1][1].get_params()],
                         sort_keys=True, default=str)
     return f"sanctuary-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}"
