@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -51,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--data", nargs="*", help="labelled JSONL (default annotations/training)")
     e.add_argument("--no-refit", action="store_true",
                    help="score the saved model on all of --data (data it was not trained on)")
+    e.add_argument("--cv", type=int, metavar="K",
+                   help="grouped K-fold cross-validation over all labelled data instead of "
+                        "the development split (steadier for rare labels; K fits)")
     e.add_argument("--json", action="store_true", help="print the full result as JSON")
 
     s = sub.add_parser("summary", help="counts of labels per agency and top vendors in results",
@@ -69,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted: re-run the same command to resume.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `sanctuary-screen evaluate | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _classify(args) -> int:
@@ -123,7 +130,7 @@ def _evaluate(args) -> int:
     from models.evaluate import evaluate, render
 
     examples = load_examples([Path(p) for p in args.data] if args.data else None)
-    result = evaluate(examples, Path(args.model), refit=not args.no_refit)
+    result = evaluate(examples, Path(args.model), refit=not args.no_refit, cv=args.cv)
     print(json.dumps(result, indent=2) if args.json else render(result))
     return 0
 

@@ -170,3 +170,12 @@ def test_resume_after_a_killed_run(tmp_path):
     full = tmp_path / "full.jsonl"
     assert cli.main(["classify", str(src), "-o", str(full), "-q"]) == 0
     assert sorted(map(json.dumps, rows)) == sorted(map(json.dumps, lines(full)))
+
+
+def test_evaluate_prints_model_and_baseline_side_by_side(capsys):
+    assert cli.main(["evaluate"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("development split, model refit on the training split: ")
+    for label in ("data_broker", "extreme_vetting", "detention"):
+        assert f"{label:<16} model " in out and f"{label:<16} keywords " in out
+    assert "macro-F1: model " in out and "Worst errors for detention:" in out
