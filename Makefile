@@ -7,7 +7,19 @@ BIN    := $(VENV)/bin
 SHARED := ../shared/data
 DEMO_INPUT := $(if $(wildcard $(SHARED)/awards/usaspending_api_cbp_ice),$(SHARED)/awards/usaspending_api_cbp_ice,demo/data)
 
-.PHONY: setup demo test bench train evaluate clean
+.PHONY: setup system-deps demo test bench train evaluate clean
+
+# Tesseract OCRs scanned PDF pages. Installed with apt-get where we are root;
+# otherwise a message says how (text-layer pages work without it).
+system-deps:
+	@command -v tesseract >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing tesseract-ocr (OCR for scanned PDF pages)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null; \
+	  else \
+	    echo "Note: tesseract is not installed, so scanned PDF pages cannot be OCR'd."; \
+	    echo "      Install it with: sudo apt-get install tesseract-ocr (Debian/Ubuntu) or brew install tesseract"; \
+	  fi; }
 
 $(BIN)/sanctuary-screen: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
@@ -17,7 +29,7 @@ $(BIN)/sanctuary-screen: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@
 
-setup: $(BIN)/sanctuary-screen
+setup: $(BIN)/sanctuary-screen system-deps
 
 demo: setup
 	@mkdir -p results
