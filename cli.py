@@ -30,14 +30,18 @@ def _parser() -> argparse.ArgumentParser:
                     "or detention services sold to immigration agencies.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser("classify", help="classify award files (CSV) into results JSONL",
+    c = sub.add_parser("classify", help="classify award files (CSV) and PDFs into results JSONL",
                        epilog="example: " + EXAMPLES["classify"])
-    c.add_argument("inputs", nargs="+", help="award files or folders (searched for *.csv)")
+    c.add_argument("inputs", nargs="+",
+                   help="award files (CSV), PDFs, or folders (searched for *.csv and *.pdf)")
     c.add_argument("-o", "--output", required=True, help="results file (JSONL)")
     c.add_argument("--model", default=str(store.DEFAULT_MODEL), help="model file (.skops)")
     c.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (default 1)")
     c.add_argument("--force", action="store_true", help="overwrite OUTPUT instead of resuming")
     c.add_argument("--encoding", help="text encoding of the CSV files (default UTF-8)")
+    c.add_argument("--ocr", choices=("auto", "always", "never"), default="auto",
+                   help="OCR PDF pages: auto (pages with no or a garbled text layer), "
+                        "always, never (default auto)")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
 
     t = sub.add_parser("train", help="train the classifier from annotations/training",
@@ -87,15 +91,17 @@ def _classify(args) -> int:
     bar = None
     if not args.quiet and sys.stderr.isatty():
         from tqdm import tqdm
-        bar = tqdm(unit="rec", unit_scale=True, dynamic_ncols=True, file=sys.stderr)
+        bar = tqdm(unit="doc", unit_scale=True, dynamic_ncols=True, file=sys.stderr)
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, run) -> None:
         bar.total = total
         bar.n = done
+        if run.pages:
+            bar.set_postfix(pages=run.pages, refresh=False)
         bar.refresh()
 
     summary = pipeline.run(args.inputs, args.output, Path(args.model), jobs=args.jobs,
-                           force=args.force, encoding=args.encoding,
+                           force=args.force, encoding=args.encoding, ocr=args.ocr,
                            progress=progress if bar else None)
     if bar:
         bar.close()

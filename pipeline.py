@@ -17,16 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from extract import pdf
 from extract.awards import AwardFile, RecordBuilder
-from extract.clean import clean_text
+from extract.entities import extract_entities
 from extract.errors import InputError, RecordError, ScreenError
-from extract.types import Document
+from extract.passages import split_document
 from models import store
-from models.scorer import Scorer, term_spans
+from results import Classifier, error_line
 
 AWARD_SUFFIXES = {".csv", ".tsv", ".txt"}
+PDF_SUFFIXES = {".pdf"}
 BATCH = 2000
-FIELD_NAMES = ("description", "psc", "naics")
 
 
 # ---------------------------------------------------------------- inputs
@@ -40,7 +41,7 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
             for child in sorted(path.rglob("*")):
                 rel = child.relative_to(path).parts
                 if child.is_file() and not any(p.startswith(".") for p in rel) \
-                        and child.suffix.lower() in AWARD_SUFFIXES:
+                        and child.suffix.lower() in AWARD_SUFFIXES | PDF_SUFFIXES:
                     found.append(child)
         else:
             found.append(path)  # a missing or odd file becomes an error line
@@ -54,7 +55,10 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
 
 
 def count_records(path: Path) -> int:
-    """Approximate data records in a CSV (lines minus header), for the progress bar."""
+    """Progress-bar units of an input: a PDF counts one, a CSV its data records
+    (approximately: lines minus header)."""
+    if path.suffix.lower() in PDF_SUFFIXES:
+        return 1
     try:
         with open(path, "rb") as fh:
             lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
@@ -63,137 +67,41 @@ def count_records(path: Path) -> int:
         return 0
 
 
-# ---------------------------------------------------------------- classify one record
-class RecordClassifier:
-    """Scores award Documents and formats their results lines (DESIGN.md format)."""
-
-    def __init__(self, pipeline, model_version: str):
-        self.scorer = Scorer(pipeline)
-        self.model_version = model_version
-        self._clean: dict[str, str] = {}
-        self._evidence: dict[tuple, list[dict]] = {}  # (raw fields, label) -> evidence
-
-    @classmethod
-    def from_path(cls, model_path: Path) -> "RecordClassifier":
-        pipeline = store.load(model_path)
-        return cls(pipeline, pipeline.named_steps["clf"].version_)
-
-    def clean(self, text: str) -> str:
-        cleaned = self._clean.get(text)
-        if cleaned is None:
-            cleaned = clean_text(text)
-            if len(self._clean) < 200_000:
-                self._clean[text] = cleaned
-        return cleaned
-
-    def results(self, docs: list[Document]) -> list[dict]:
-        """Results lines for many Documents, scored in one batch."""
-        raws = [{p.field: p.text for p in doc.passages} for doc in docs]
-        triples = [tuple(self.clean(raw.get(f, "")) for f in FIELD_NAMES) for raw in raws]
-        probs = self.scorer.scores_batch(triples).tolist()
-        return [self._line(doc, raw, triple, dict(zip(self.scorer.labels, p)))
-                for doc, raw, triple, p in zip(docs, raws, triples, probs)]
-
-    def result(self, doc: Document) -> dict:
-        return self.results([doc])[0]
-
-    def _line(self, doc: Document, raw: dict, triple, scores: dict) -> dict:
-        labels = []
-        for k, label in enumerate(self.scorer.labels):
-            if scores[label] >= self.scorer.thresholds[k]:
-                labels.append({"label": label, "score": round(scores[label], 4),
-                               "evidence": self.evidence(doc, raw, triple, label)})
-        meta = doc.metadata
-        return {
-            "doc_id": doc.doc_id,
-            "kind": doc.kind,
-            "source": doc.source,
-            "vendor": meta.get("vendor"),
-            "parent": meta.get("vendor_parent"),
-            "agency": meta.get("agency"),
-            "title": doc.title,
-            "metadata": meta,
-            "scores": {k: round(v, 4) for k, v in scores.items()},
-            "labels": labels,
-            "entities": award_entities(meta),
-            "model_version": self.model_version,
-            "error": None,
-        }
-
-    def evidence(self, doc: Document, raw: dict, triple, label: str) -> list[dict]:
-        """Evidence passages for ``label``; identical records share one computation."""
-        key = (tuple(raw.get(f, "") for f in FIELD_NAMES), label)
-        cached = self._evidence.get(key)
-        if cached is None:
-            cached = self._compute_evidence(raw, triple, label)
-            if len(self._evidence) > 50_000:
-                self._evidence.clear()
-            self._evidence[key] = cached
-        return cached
-
-    def _compute_evidence(self, raw: dict, triple, label: str) -> list[dict]:
-        out = []
-        for item in self.scorer.field_evidence(triple, label):
-            name = FIELD_NAMES[item["field"]]
-            text = raw[name]
-            out.append({"text": text, "field": name, "page": None, "start": 0,
-                        "end": len(text), "boxes": [], "score": round(item["score"], 4),
-                        "terms": term_spans(text, item["terms"])})
-        return out
-
-
-def award_entities(meta: dict) -> list[dict]:
-    """Entities of an award record come from its structured fields."""
-    ents = []
-    if meta.get("vendor"):
-        ents.append({"label": "VENDOR", "text": meta["vendor"], "value": meta["vendor"]})
-    if meta.get("agency"):
-        ents.append({"label": "AGENCY", "text": meta.get("agency_name", meta["agency"]),
-                     "value": meta["agency"]})
-    for key in ("piid", "parent_piid", "award_key"):
-        if meta.get(key):
-            ents.append({"label": "AWARD_ID", "text": meta[key], "value": meta[key]})
-    if meta.get("amount") is not None:
-        ents.append({"label": "MONEY", "text": str(meta["amount"]), "value": meta["amount"]})
-    if meta.get("action_date"):
-        ents.append({"label": "DATE", "text": meta["action_date"], "value": meta["action_date"]})
-    return ents
-
-
-def error_line(path: str, record: int | None, err: ScreenError, model_version: str) -> dict:
-    return {"doc_id": None, "kind": "award", "source": {"path": path, "record": record},
-            "scores": {}, "labels": [], "entities": [], "model_version": model_version,
-            "error": err.to_dict()}
-
-
-# ---------------------------------------------------------------- worker side
-_WORKER: RecordClassifier | None = None
+# ---------------------------------------------------------------- tasks
+# A task is (function, args): it returns (JSON lines, pages read). It runs in
+# this process with its Classifier, or in a pool worker with the worker's own.
+_WORKER: Classifier | None = None
 
 
 def _init_worker(model_path: str) -> None:
     global _WORKER
-    _WORKER = RecordClassifier.from_path(Path(model_path))
+    _WORKER = Classifier.from_path(Path(model_path))
 
 
-def _classify_batch(task) -> list[str]:
-    """Build and classify one batch of raw rows; returns JSON lines."""
-    schema, header, path, day_first, rows = task
-    return _batch_lines(_WORKER, RecordBuilder(schema, header, path, day_first), rows)
+def _in_worker(fn, *args):
+    return fn(_WORKER, *args)
 
 
-def _batch_lines(classifier: RecordClassifier, builder: RecordBuilder, rows) -> list[str]:
+def award_rows(classifier: Classifier, schema: str, header: list[str], path: str,
+               day_first: bool | None, rows: list) -> tuple[list[str], int]:
+    """Build and classify one batch of raw award rows."""
+    builder = RecordBuilder(schema, header, path, day_first)
     built = [(index, row if isinstance(row, RecordError) else builder.build(index, row))
              for index, row in rows]
-    docs = [doc for _, doc in built if not isinstance(doc, RecordError)]
-    results = iter(classifier.results(docs))
-    lines = []
-    for index, doc in built:
-        if isinstance(doc, RecordError):
-            line = error_line(builder.source_path, index, doc, classifier.model_version)
-        else:
-            line = next(results)
-        lines.append(json.dumps(line, ensure_ascii=False))
-    return lines
+    results = iter(classifier.awards([d for _, d in built if not isinstance(d, RecordError)]))
+    lines = [error_line("award", path, index, doc, classifier.model_version)
+             if isinstance(doc, RecordError) else next(results) for index, doc in built]
+    return [json.dumps(line, ensure_ascii=False) for line in lines], 0
+
+
+def pdf_document(classifier: Classifier, path: str, ocr: str) -> tuple[list[str], int]:
+    """Extract, split, find entities in and classify one PDF."""
+    try:
+        doc = pdf.extract(path, ocr=ocr)
+    except ScreenError as err:
+        return [json.dumps(error_line("pdf", path, None, err, classifier.model_version))], 0
+    line = classifier.pdf(doc, split_document(doc), extract_entities(doc.pages))
+    return [json.dumps(line, ensure_ascii=False)], len(doc.pages)
 
 
 # ---------------------------------------------------------------- the run
@@ -204,6 +112,7 @@ class RunSummary:
     files: int = 0
     records: int = 0
     skipped: int = 0  # already in the output (resume)
+    pages: int = 0  # PDF pages read
     labelled: Counter = field(default_factory=Counter)
     failed_files: list[str] = field(default_factory=list)
     failed_records: int = 0
@@ -251,17 +160,19 @@ def read_done(output: Path, model_version: str) -> dict[str, set[int | None]]:
 
 
 def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.DEFAULT_MODEL,
-        jobs: int = 1, force: bool = False, encoding: str | None = None,
-        progress: Callable[[int, int], None] | None = None) -> RunSummary:
-    """Classify every record of ``inputs`` into ``output`` (JSONL).
+        jobs: int = 1, force: bool = False, encoding: str | None = None, ocr: str = "auto",
+        progress: Callable[[int, int, RunSummary], None] | None = None) -> RunSummary:
+    """Classify every award record and PDF of ``inputs`` into ``output`` (JSONL).
 
-    ``progress(n_done, n_total)`` is called as records are written (the CLI
-    draws a bar with it). Raises ModelError / OutputExists before any work when
-    the model cannot be loaded or the output belongs to another model.
+    ``progress(n_done, n_total, summary)`` is called as lines are written (the
+    CLI draws a bar with it). Raises ModelError / OutputExists before any work
+    when the model cannot be loaded or the output belongs to another model.
     """
+    if ocr not in ("auto", "always", "never"):
+        raise ScreenError(f"unknown OCR mode {ocr!r}", hint="use auto, always or never")
     started = time.perf_counter()
     output = Path(output)
-    classifier = RecordClassifier.from_path(model_path)
+    classifier = Classifier.from_path(model_path)
     version = classifier.model_version
     if force and output.exists():
         output.unlink()
@@ -270,21 +181,23 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
     summary = RunSummary(output=str(output), model_version=version, files=len(paths))
     total = sum(count_records(p) for p in paths)
     if progress:
-        progress(0, total)
+        progress(0, total, summary)
     output.parent.mkdir(parents=True, exist_ok=True)
     pool = ProcessPoolExecutor(jobs, initializer=_init_worker,
                                initargs=(str(model_path),)) if jobs > 1 else None
     written = 0
     try:
         with open(output, "a", encoding="utf-8") as out:
-            for lines in _file_batches(paths, done, classifier, pool, jobs, encoding, summary):
+            tasks = _tasks(paths, done, classifier, encoding, ocr, summary)
+            for lines, pages in _execute(tasks, classifier, pool, jobs):
                 if lines:
                     out.write("\n".join(lines) + "\n")
                     out.flush()
                     _tally(lines, summary)
+                summary.pages += pages
                 written += len(lines)
                 if progress:
-                    progress(written + summary.skipped, total)
+                    progress(written + summary.skipped, total, summary)
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
@@ -292,31 +205,49 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
     return summary
 
 
-def _file_batches(paths, done, classifier, pool, jobs, encoding, summary
-                  ) -> Iterator[list[str]]:
-    """Batches of result lines, in input order, for every record not yet done."""
+def _tasks(paths, done, classifier, encoding, ocr, summary) -> Iterator[tuple]:
+    """``(function, args)`` for every input not yet done, in input order."""
     for path in paths:
         key = str(path)
         finished = done.get(key, set())
-        if None in finished:
+        if None in finished:  # a PDF done, or a file that failed as a whole
+            if path.suffix.lower() in PDF_SUFFIXES:
+                summary.skipped += 1
+            continue
+        if path.suffix.lower() in PDF_SUFFIXES:
+            yield pdf_document, (key, ocr)
             continue
         try:
             award_file = AwardFile(path, encoding)
         except InputError as err:
             summary.failed_files.append(key)
             summary.messages.append(err.line())
-            yield [json.dumps(error_line(key, None, err, classifier.model_version))]
+            line = json.dumps(error_line("award", key, None, err, classifier.model_version))
+            yield _ready, ([line],)
             continue
         with award_file:
-            batches = _row_batches(award_file, finished, summary)
-            if pool is None:
-                for batch in batches:
-                    yield _batch_lines(classifier, award_file.builder(), batch)
-            else:
-                tasks = ((award_file.schema.name, award_file.header, key,
-                          award_file.dates.day_first, batch) for batch in batches)
-                # a bounded window of batches in flight keeps memory flat
-                yield from _ordered_map(pool, tasks, window=4 * jobs)
+            for batch in _row_batches(award_file, finished, summary):
+                yield award_rows, (award_file.schema.name, award_file.header, key,
+                                   award_file.dates.day_first, batch)
+
+
+def _ready(classifier, lines):
+    return lines, 0
+
+
+def _execute(tasks, classifier, pool, jobs) -> Iterator[tuple[list[str], int]]:
+    """Run tasks here, or in the pool with a bounded window; results in order."""
+    if pool is None:
+        for fn, args in tasks:
+            yield fn(classifier, *args)
+        return
+    pending = []
+    for fn, args in tasks:
+        pending.append(pool.submit(_in_worker, fn, *args))
+        if len(pending) >= 4 * jobs:  # a bounded window keeps memory flat
+            yield pending.pop(0).result()
+    for fut in pending:
+        yield fut.result()
 
 
 def _row_batches(award_file: AwardFile, finished: set, summary) -> Iterator[list]:
@@ -333,23 +264,16 @@ def _row_batches(award_file: AwardFile, finished: set, summary) -> Iterator[list
         yield batch
 
 
-def _ordered_map(pool, tasks, window: int) -> Iterator[list[str]]:
-    """Like pool.map, but with at most ``window`` batches in flight."""
-    pending = []
-    for task in tasks:
-        pending.append(pool.submit(_classify_batch, task))
-        if len(pending) >= window:
-            yield pending.pop(0).result()
-    for fut in pending:
-        yield fut.result()
-
-
 def _tally(lines: list[str], summary: RunSummary) -> None:
     for line in lines:
         if '"error": null' not in line:
-            if json.loads(line)["source"]["record"] is not None:  # not a whole-file error
+            row = json.loads(line)
+            if row["source"]["record"] is not None:  # a record of a readable file
                 summary.failed_records += 1
                 summary.records += 1
+            elif row["kind"] == "pdf":
+                summary.failed_files.append(row["source"]["path"])
+                summary.messages.append(row["error"]["message"])
             continue
         summary.records += 1
         if '"labels": []' in line:

@@ -79,6 +79,7 @@ def render_summary(summary: ResultsSummary, top: int = 5) -> str:
 def render_run(run) -> str:
     """What a classify run did, then the summary of its output."""
     lines = [f"Classified {run.records} records from {run.files} files in {run.seconds:.1f} s"
+             + (f" ({run.pages} PDF pages)" if run.pages else "")
              + (f" ({run.records / run.seconds:,.0f} records/s)" if run.seconds else "")
              + (f"; {run.skipped} already done (resumed)" if run.skipped else "")
              + (f"; {run.failed_records} record errors" if run.failed_records else "")

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import pipeline  # noqa: E402
+from results import Classifier  # noqa: E402
 from models import store  # noqa: E402
 
 DEFAULT = ROOT.parent / "shared" / "data" / "awards" / "usaspending_api_cbp_ice"
@@ -53,7 +54,7 @@ def main() -> None:
     if not paths:
         sys.exit(f"no input files in {args.inputs}")
     t_read, rows = best_of(3, lambda: read_only(paths))
-    t_load, _ = best_of(1, lambda: pipeline.RecordClassifier.from_path(store.DEFAULT_MODEL))
+    t_load, _ = best_of(1, lambda: Classifier.from_path(store.DEFAULT_MODEL))
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.jsonl"
         runs = {}

@@ -1,12 +1,13 @@
-"""Rebuild annotations/training/pdf_passages.jsonl from a reader's passage file.
+"""Rebuild annotations/training/pdf_passages.jsonl from readers' passage files.
 
-Input: JSONL with pdf (path under ../shared/data), page, text, labels,
-evidence, note, written by a person who read each passage (annotations/README.md).
-The development split is by PDF, so no document is on both sides. Usage:
+Input: every ``pdf_passages*.jsonl`` in ROUND_DIR, lines with pdf (path under
+../shared/data), page, text, labels, evidence, note (and ``round``), written by
+a person who read each passage (annotations/README.md). The development split
+is by PDF, so no document is on both sides. Usage:
 
-    python annotations/tools/build_pdf_passages.py PASSAGES.jsonl
+    python annotations/tools/build_pdf_passages.py ROUND_DIR
 
-Audits (audit_*.tsv) in the folder of PASSAGES.jsonl are applied last.
+Audits (audit_*.tsv) in ROUND_DIR are applied last.
 """
 from __future__ import annotations
 
@@ -23,9 +24,11 @@ from annotations.tools.audits import apply, read_audits  # noqa: E402
 DEV_SHARE = 5
 
 
-def main(src: Path) -> None:
+def main(round_dir: Path) -> None:
     out, seen = [], set()
-    for line in open(src, encoding="utf-8"):
+    lines = [line for src in sorted(round_dir.glob("pdf_passages*.jsonl"))
+             for line in open(src, encoding="utf-8")]
+    for line in lines:
         p = json.loads(line)
         text = " ".join(p["text"].split())
         if text in seen or NOISE.search(text) and re.search(r"@|\d{3}[-.]\d{4}", text):
@@ -42,10 +45,11 @@ def main(src: Path) -> None:
             "labels": sorted(p["labels"]), "evidence": p.get("evidence", {}),
             "group": group, "split": "dev" if dev else "train",
             "source": {"path": p["pdf"], "page": p["page"]},
-            "annotator": "reader", "method": "passage from a training-pool PDF, read and labelled",
+            "annotator": "reader", "method": "passage from a training-pool PDF, read and labelled"
+                                             + (f" ({p['round']})" if p.get("round") else ""),
             "note": p.get("note", ""),
         })
-    audits = read_audits(src.parent)
+    audits = read_audits(round_dir)
     out = [apply(row, audits) for row in out]
     dest = Path(__file__).resolve().parents[1] / "training" / "pdf_passages.jsonl"
     with open(dest, "w", encoding="utf-8") as fh:
