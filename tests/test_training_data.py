@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from conftest import ROOT, needs_shared
 from models.classifier import LABELS
 from models.data import TRAINING_DIR, load_examples
 
@@ -72,3 +73,15 @@ def test_no_contact_details_in_training_files():
         for line in path.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
             assert not pattern.search(row["text"]), row["id"]
+
+
+@needs_shared
+def test_training_files_rebuild_byte_for_byte_from_the_rounds(tmp_path):
+    """The labelled data is what the readers' decision files say, nothing else."""
+    from annotations.tools import build_awards, build_pdf_passages
+
+    rounds = ROOT / "annotations" / "rounds"
+    build_awards.main(rounds, tmp_path)
+    build_pdf_passages.main(rounds, tmp_path)
+    for name in ("awards.jsonl", "pdf_passages.jsonl"):
+        assert (tmp_path / name).read_bytes() == (TRAINING_DIR / name).read_bytes(), name

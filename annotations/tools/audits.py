@@ -6,7 +6,10 @@ apply audits last, so an audited example carries the auditor's decision.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+TRAINING = Path(__file__).resolve().parents[1] / "training"
 
 CODES = {"db": "data_broker", "ev": "extreme_vetting", "dt": "detention"}
 
@@ -49,3 +52,14 @@ def apply(row: dict, audits: dict) -> dict:
             "note": note if changed and note else row["note"],
             "method": row["method"] + f"; checked in the {name.replace('audit_', '')} "
                                       "consistency audit"}
+
+
+def write_training(rows: list[dict], round_dir: Path, name: str,
+                   dest_dir: Path = TRAINING) -> Path:
+    """Apply the audits in ``round_dir`` to ``rows`` and write DEST_DIR/NAME."""
+    audits = read_audits(round_dir)
+    dest = Path(dest_dir) / name
+    with open(dest, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(apply(row, audits), ensure_ascii=False, sort_keys=True) + "\n")
+    return dest

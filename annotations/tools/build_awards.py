@@ -5,9 +5,9 @@ annotations/README.md); this script only joins them with the record texts,
 prefers the second reader's decision where there is one, assigns the
 development split by award, and writes the file. Usage:
 
-    python annotations/tools/build_awards.py ROUND_DIR
+    python annotations/tools/build_awards.py annotations/rounds
 
-ROUND_DIR holds items.jsonl (id, text, awards, refs, hits) and the decision
+ROUND_DIR holds items.jsonl.gz (id, text, awards, refs, hits) and the decision
 TSVs out*.tsv (first reading), adj*.tsv/adjout*.tsv (second reading) and
 extra*.tsv (records found later by scoring unread records with a first model)
 and audit_*.tsv (consistency audits keyed by example id, applied last).
@@ -16,6 +16,7 @@ Only training-pool files (../shared/data/README.md) are read.
 from __future__ import annotations
 
 import glob
+import gzip
 import hashlib
 import json
 import sys
@@ -23,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from extract.awards import iter_awards, record_triple  # noqa: E402
-from annotations.tools.audits import apply, read_audits  # noqa: E402
+from annotations.tools.audits import TRAINING, write_training  # noqa: E402
 from extract.clean import clean_text  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -65,8 +66,9 @@ def components(items):
     return find
 
 
-def main(round_dir: Path) -> None:
-    items = {json.loads(l)["id"]: json.loads(l) for l in open(round_dir / "items.jsonl")}
+def main(round_dir: Path, dest_dir: Path = TRAINING) -> None:
+    with gzip.open(round_dir / "items.jsonl.gz", "rt", encoding="utf-8") as fh:
+        items = {row["id"]: row for row in map(json.loads, fh)}
     triples = {}
     for f in TRAINING_POOL:
         for _, doc in iter_awards(f):
@@ -106,14 +108,8 @@ def main(round_dir: Path) -> None:
             "source": {"path": "awards/" + path, "record": record, "records": e["n"]},
             "annotator": "reader", "method": method, "note": note,
         })
-    audits = read_audits(round_dir)
-    out = [apply(row, audits) for row in out]
-    dest = Path(__file__).resolve().parents[1] / "training" / "awards.jsonl"
-    with open(dest, "w", encoding="utf-8") as fh:
-        for row in out:
-            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    dest = write_training(out, round_dir, "awards.jsonl", dest_dir)
     print(f"wrote {len(out)} examples to {dest}")
-
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]))

@@ -5,7 +5,7 @@ Input: every ``pdf_passages*.jsonl`` in ROUND_DIR, lines with pdf (path under
 a person who read each passage (annotations/README.md). The development split
 is by PDF, so no document is on both sides. Usage:
 
-    python annotations/tools/build_pdf_passages.py ROUND_DIR
+    python annotations/tools/build_pdf_passages.py annotations/rounds
 
 Audits (audit_*.tsv) in ROUND_DIR are applied last.
 """
@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from extract.clean import NOISE  # noqa: E402
-from annotations.tools.audits import apply, read_audits  # noqa: E402
+from annotations.tools.audits import TRAINING, write_training  # noqa: E402
 
 DEV_SHARE = 5
 
 
-def main(round_dir: Path) -> None:
+def main(round_dir: Path, dest_dir: Path = TRAINING) -> None:
     out, seen = [], set()
     lines = [line for src in sorted(round_dir.glob("pdf_passages*.jsonl"))
              for line in open(src, encoding="utf-8")]
@@ -49,14 +49,8 @@ def main(round_dir: Path) -> None:
                                              + (f" ({p['round']})" if p.get("round") else ""),
             "note": p.get("note", ""),
         })
-    audits = read_audits(round_dir)
-    out = [apply(row, audits) for row in out]
-    dest = Path(__file__).resolve().parents[1] / "training" / "pdf_passages.jsonl"
-    with open(dest, "w", encoding="utf-8") as fh:
-        for row in out:
-            fh.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    dest = write_training(out, round_dir, "pdf_passages.jsonl", dest_dir)
     print(f"wrote {len(out)} passages to {dest}")
-
 
 if __name__ == "__main__":
     main(Path(sys.argv[1]))
