@@ -1,0 +1,345 @@
+"""extract.pdf and extract.ocr: words and boxes, OCR routing, hostile files.
+
+Fixtures in tests/fixtures/hostile/ are built by tests/fixtures/make_hostile.py;
+tests on the real PDFs of ../shared/data/pdfs are skipped when it is absent, and
+OCR tests are skipped when the tesseract command is not installed.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import time
+from collections import defaultdict
+
+import pdfplumber
+import pypdfium2 as pdfium
+import pytest
+
+from conftest import FIXTURES, SHARED, needs_shared
+from extract import ocr
+from extract.errors import InputError
+from extract.pdf import (CorruptPdf, EmptyPdf, EncryptedPdf, Limits, NotPdf, OcrUnavailable,
+                         PdfCrashed, PdfMemoryLimit, PdfTimeout, Sandbox, TooManyPages,
+                         TruncatedPdf, extract, iter_pages, page_shape, pipe, text_layer)
+from extract.types import Document
+
+HOSTILE = FIXTURES / "hostile"
+PDFS = SHARED / "pdfs"
+FAST = Limits(memory_mb=512, seconds=60, ocr_jobs=2)
+needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None,
+                                     reason="tesseract is not installed (apt-get install tesseract-ocr)")
+SCANNED = "automated-license-plate-readers-orange-police-department-136054_doc6.pdf"
+
+
+def assert_offsets(doc: Document) -> None:
+    for page in doc.pages:
+        last = 0
+        for w in page.words:
+            assert page.text[w.start:w.end] == w.text
+            assert w.start >= last and w.text.strip() == w.text and w.text
+            last = w.end
+            assert 0 <= w.x0 <= w.x1 <= page.width + 1 and 0 <= w.top <= w.bottom <= page.height + 1
+
+
+def match_pdfplumber(page, plumber_words, tolerance=2.0) -> float:
+    """Share of pdfplumber's words that we have with the same text and a box within tolerance."""
+    ours = defaultdict(list)
+    for w in page.words:
+        ours[w.text].append(w)
+    hits = 0
+    for w in plumber_words:
+        if any(max(abs(o.x0 - w["x0"]), abs(o.top - w["top"]), abs(o.x1 - w["x1"]),
+                   abs(o.bottom - w["bottom"])) <= tolerance for o in ours.get(w["text"], [])):
+            hits += 1
+    return hits / max(1, len(plumber_words))
+
+
+# ---------------------------------------------------------------- fixtures in the repo
+
+def test_fixture_corpus_is_small_and_rebuilds_identically():
+    spec = importlib.util.spec_from_file_location("make_hostile", FIXTURES / "make_hostile.py")
+    make_hostile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_hostile)
+
+    for path in HOSTILE.glob("*.pdf"):
+        assert path.stat().st_size < 200_000, path
+    cheap = {"text.pdf": make_hostile.pdf_bytes(make_hostile.text_page_objects(make_hostile.TEXT)),
+             "garbled.pdf": make_hostile.garbled(), "encrypted.pdf": make_hostile.encrypted(),
+             "many_pages.pdf": make_hostile.many_pages()}
+    for name, data in cheap.items():
+        assert (HOSTILE / name).read_bytes() == data, name
+
+
+def test_text_pdf_document_fields():
+    path = HOSTILE / "text.pdf"
+    doc = extract(path)
+    assert doc.kind == "pdf" and doc.source == {"path": str(path)}
+    assert doc.doc_id == "pdf:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    assert [p.number for p in doc.pages] == [1, 2]
+    first = doc.pages[0]
+    assert (first.width, first.height, first.ocr, first.ocr_confidence) == (612, 792, False, None)
+    assert first.text.splitlines()[0] == "Detention services at the Adelanto ICE Processing Center,"
+    assert [w.text for w in first.words[:3]] == ["Detention", "services", "at"]
+    assert "ocr" not in doc.metadata
+    assert_offsets(doc)
+    again = Document.from_dict(json.loads(json.dumps(doc.to_dict())))
+    assert again.pages[0].words == first.words
+
+
+@pytest.mark.parametrize("name", ["text.pdf", "rotated.pdf"])
+def test_fixture_boxes_match_pdfplumber(name):
+    doc = extract(HOSTILE / name, ocr="never")
+    with pdfplumber.open(HOSTILE / name) as pdf:
+        for page, plumber_page in zip(doc.pages, pdf.pages):
+            assert (page.width, page.height) == (plumber_page.width, plumber_page.height)
+            assert match_pdfplumber(page, plumber_page.extract_words(), tolerance=0.5) == 1.0
+
+
+def test_in_process_and_isolated_give_the_same_document():
+    path = HOSTILE / "rotated.pdf"
+    assert extract(path, limits=Limits(isolate=False)) == extract(path)
+
+
+def test_bad_ocr_mode_is_a_value_error():
+    with pytest.raises(ValueError, match="ocr must be"):
+        extract(HOSTILE / "text.pdf", ocr="sometimes")
+
+
+# ---------------------------------------------------------------- hostile files
+
+HOSTILE_ERRORS = {
+    "empty.pdf": (EmptyPdf, "empty file"),
+    "html.pdf": (NotPdf, "HTML page"),
+    "corrupt.pdf": (CorruptPdf, "cannot parse"),
+    "truncated.pdf": (TruncatedPdf, "truncated"),
+    "encrypted.pdf": (EncryptedPdf, "password"),
+    "many_pages.pdf": (TooManyPages, "10000 pages"),
+    "bomb.pdf": (PdfMemoryLimit, "memory limit"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_ERRORS))
+def test_hostile_file_gives_its_error(name):
+    cls, words = HOSTILE_ERRORS[name]
+    path = HOSTILE / name
+    start = time.monotonic()
+    with pytest.raises(cls) as info:
+        extract(path, limits=FAST)
+    assert time.monotonic() - start < 30
+    err = info.value
+    assert isinstance(err, InputError)
+    assert words in str(err) and str(path) in str(err) and "\n" not in str(err)
+    assert err.to_dict() == {"type": cls.__name__, "message": str(err)}
+
+
+def test_batch_goes_on_after_hostile_files():
+    names = ["text.pdf", "bomb.pdf", "html.pdf", "encrypted.pdf", "rotated.pdf", "corrupt.pdf",
+             "text.pdf"]
+    results = list(pipe([HOSTILE / n for n in names], limits=FAST))
+    assert [p.name for p, _ in results] == names
+    kinds = [type(r).__name__ for _, r in results]
+    assert kinds == ["Document", "PdfMemoryLimit", "NotPdf", "EncryptedPdf", "Document",
+                     "CorruptPdf", "Document"]
+    assert results[0][1] == results[-1][1]
+
+
+def test_parser_crash_is_an_input_error_and_the_next_file_gets_a_new_parser():
+    with Sandbox(Limits(max_pages=20_000)) as box:
+        records = box.records(str(HOSTILE / "many_pages.pdf"), "auto")
+        next(records)  # the parser is now blocked sending page 2 onwards
+        os.kill(box.proc.pid, signal.SIGSEGV)
+        with pytest.raises(PdfCrashed, match="SIGSEGV"):
+            list(records)
+        assert len(list(box.records(str(HOSTILE / "text.pdf"), "auto"))) == 2
+
+
+def test_timeout_is_an_input_error():
+    start = time.monotonic()
+    with pytest.raises(PdfTimeout, match="time limit"):
+        extract(HOSTILE / "many_pages.pdf", limits=Limits(max_pages=20_000, seconds=0.3))
+    assert time.monotonic() - start < 5
+
+
+def test_thousands_of_pages_stream_and_blank_pages_are_not_ocrd():
+    info: dict = {}
+    count = 0
+    for page in iter_pages(HOSTILE / "many_pages.pdf", limits=Limits(max_pages=20_000), info=info):
+        assert page.text == "" and not page.ocr
+        count += 1
+    assert count == 10_000 and info["pages"] == 10_000 and not info["ocr"]
+
+
+def test_abandoned_page_stream_stops_the_parser():
+    pages = iter_pages(HOSTILE / "many_pages.pdf", limits=Limits(max_pages=20_000))
+    assert [next(pages).number, next(pages).number] == [1, 2]
+    start = time.monotonic()
+    pages.close()
+    assert time.monotonic() - start < 2
+
+
+# ---------------------------------------------------------------- OCR and routing
+
+def test_garbage_score_and_routing_rules():
+    prose = ("The contractor shall provide detention services, transport and medical care "
+             "for 1,250 detainees at $62.49 a day from 10/01/2019 (see U.S. DHS-ICE 70CDCR24).")
+    assert ocr.garbage_score(prose)[0] == 0
+    noisy = "Veh1iicle Hit Re1p,ort l!Mearest Add.-e5',s: lrlisdl11inner: T1iT,e a<idrec55 lis:tedl"
+    assert ocr.garbage_score(noisy)[0] > 0.6
+    assert ocr.garbage_score("Contents ........................ 3")[0] == 0
+    caesar = prose.translate(str.maketrans(
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        "defghijklmnopqrstuvwxyzabcDEFGHIJKLMNOPQRSTUVWXYZABC")) * 3
+    assert ocr.english_similarity(prose * 3)[0] > 0.8 > 0.6 > ocr.english_similarity(caesar)[0]
+    page = lambda: (5, 0.0)  # noqa: E731  (objects on the page, image cover)
+    assert ocr.route(prose, page) is None
+    assert ocr.route("", page) == "no text layer"
+    assert ocr.route("", lambda: (0, 0.0)) is None  # blank page
+    assert "image page" in ocr.route("DocuSign Envelope ID: 8EF4516D", lambda: (3, 1.0))
+    assert "garbled" in ocr.route(noisy * 3, page)
+    assert "not language" in ocr.route(caesar, page)
+    assert ocr.route("", page, "never") is None and ocr.route(prose, page, "always")
+
+
+def test_parse_tsv_converts_pixels_to_points():
+    tsv = ("level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
+           "1\t1\t0\t0\t0\t0\t0\t0\t2550\t3300\t-1\t\n"
+           "5\t1\t1\t1\t1\t1\t300\t300\t150\t50\t90\tGEO\n"
+           "5\t1\t1\t1\t1\t2\t500\t300\t250\t50\t80\tGroup\n"
+           "5\t1\t1\t1\t2\t1\t300\t400\t100\t50\t95\t \n"
+           "5\t1\t2\t1\t1\t1\t300\t900\t200\t50\t70\tICE\n")
+    text, words, conf = ocr.parse_tsv(tsv, scale=300 / 72)
+    assert text == "GEO Group\n\nICE"
+    assert words[0] == (72.0, 72.0, 108.0, 84.0, 0, 3)
+    assert [text[s:e] for *_, s, e in words] == ["GEO", "Group", "ICE"]
+    assert conf == pytest.approx((90 + 80 + 70) / 300)  # the blank "word" does not count
+
+
+@needs_tesseract
+def test_scanned_fixture_is_ocrd_with_boxes_in_points():
+    doc = extract(HOSTILE / "scanned.pdf", limits=FAST)
+    page = doc.pages[0]
+    assert page.ocr and page.ocr_confidence > 0.8
+    assert doc.metadata["ocr"] == {"1": "no text layer"}
+    assert "immigration detention for the federal government" in page.text
+    first = page.words[0]  # "This", set in 12 pt Helvetica at x=72, baseline 72 pt from the top
+    assert first.text == "This" and abs(first.x0 - 72) < 2 and abs(first.bottom - 72) < 2
+    assert_offsets(doc)
+
+
+@needs_tesseract
+def test_garbled_layer_is_replaced_by_ocr():
+    layer = extract(HOSTILE / "garbled.pdf", ocr="never").pages[0].text
+    assert layer.startswith("Wklv phprudqgxp")  # "This memorandum", shifted by three
+    doc = extract(HOSTILE / "garbled.pdf", limits=FAST)
+    assert "not language" in doc.metadata["ocr"]["1"]
+    assert doc.pages[0].ocr and doc.pages[0].text.startswith("This memorandum sets out")
+
+
+def test_missing_tesseract_is_reported_and_text_pages_still_read(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no tesseract anywhere
+    for limits in (FAST, Limits(isolate=False)):
+        doc = extract(HOSTILE / "scanned.pdf", limits=limits)
+        assert doc.metadata["ocr_error"]["type"] == "OcrUnavailable"
+        assert "apt-get install tesseract-ocr" in doc.metadata["ocr_error"]["message"]
+        assert doc.metadata["ocr_skipped"] == {"1": "no text layer"} and not doc.pages[0].ocr
+        text = extract(HOSTILE / "text.pdf", limits=limits)
+        assert text.pages[0].words[0].text == "Detention"
+    with pytest.raises(OcrUnavailable, match="apt-get install tesseract-ocr"):
+        extract(HOSTILE / "text.pdf", ocr="always", limits=FAST)
+    [(path, err)] = list(pipe([HOSTILE / "text.pdf"], ocr="always"))
+    assert isinstance(err, OcrUnavailable)
+
+
+# ---------------------------------------------------------------- the real PDFs
+
+# (akima page 2 is left out: there pdfplumber itself interleaves two close 8 pt lines)
+REAL_PAGES = [("dhs/dhs_pia_039_jan2018.pdf", [0, 1, 2]), ("fpds/akima-contract.pdf", [0]),
+              ("detention/03.05_DFD_RFI_12042018.pdf", [0, 5]),
+              ("detention/ICE_DMCP_Facility_List_2017.pdf", [2, 3]),
+              ("foia_alpr/A1-A4_Data_Sharing.pdf", [0]), ("agreements_287g/freeborn_moa.pdf", [3])]
+
+
+@needs_shared
+@pytest.mark.parametrize("name,pages", REAL_PAGES)
+def test_real_word_boxes_match_pdfplumber(name, pages):
+    doc = extract(PDFS / name, ocr="never")
+    assert_offsets(doc)
+    with pdfplumber.open(PDFS / name) as pdf:
+        for i in pages:
+            plumber = pdf.pages[i]
+            assert (doc.pages[i].width, doc.pages[i].height) == (plumber.width, plumber.height)
+            assert match_pdfplumber(doc.pages[i], plumber.extract_words()) >= 0.93, (name, i)
+
+
+def routed_pages(path) -> dict[int, str]:
+    """Pages that ocr='auto' would OCR, decided without running tesseract."""
+    pdf = pdfium.PdfDocument(path)
+    out = {}
+    for i in range(len(pdf)):
+        page = pdf[i]
+        reason = ocr.route(text_layer(page, page.get_textpage())[0], lambda: page_shape(page))
+        if reason:
+            out[i + 1] = reason
+    return out
+
+
+@needs_shared
+@pytest.mark.parametrize("name,expected", [
+    ("dhs/dhs_pia_039_jan2018.pdf", {}),
+    ("fpds/akima-contract.pdf", {}),
+    ("detention/ICE_DMCP_Facility_List_2017.pdf", {}),
+    ("agreements_287g/287gJEM_ArizDOC_AZ_06-16-2020.pdf", {}),  # a scan with a good OCR layer
+    ("foia_alpr/OC_Flock_MOU.pdf", {n: "image page" for n in range(1, 7)}),
+    ("foia_alpr/automated-license-plate-readers-orange-police-department-136054_doc2.pdf",
+     {1: "no text layer", 2: "no text layer"}),
+    ("agreements_287g/freeborn_moa.pdf", {7: "not language"}),  # signature block, shifted font
+])
+def test_real_routing_decisions(name, expected):
+    routed = routed_pages(PDFS / "".join(name))
+    assert sorted(routed) == sorted(expected)
+    for number, words in expected.items():
+        assert words in routed[number]
+
+
+@needs_shared
+def test_text_pages_are_not_ocrd():
+    for name in ("dhs/dhs_pia_039_jan2018.pdf", "fpds/akima-contract.pdf"):
+        doc = extract(PDFS / name)
+        assert not any(p.ocr for p in doc.pages) and "ocr" not in doc.metadata
+
+
+@needs_shared
+def test_facility_list_garbling_is_pdfplumbers_layout_not_the_layer():
+    """The 2017 facility list is 'garbled' the way pdfplumber reads it: its 2.3 pt rows
+    are closer than the 3 pt line tolerance, so letters of stacked rows interleave
+    (``FFYY22001176``, single-letter words). The garbage score detects that text. The
+    layer itself is clean in pdfium's stream order, so it is kept, not OCR'd (the
+    2.3 pt type would OCR worse than the layer reads)."""
+    path = PDFS / "detention/ICE_DMCP_Facility_List_2017.pdf"
+    with pdfplumber.open(path) as pdf:
+        plumber_text = " ".join(w["text"] for w in pdf.pages[1].extract_words())
+    assert ocr.garbage_score(plumber_text)[0] >= ocr.GARBAGE_THRESHOLD
+    doc = extract(path)
+    assert not any(p.ocr for p in doc.pages)
+    assert ocr.garbage_score(doc.pages[1].text)[0] < 0.1
+    assert "STEWART DETENTION CENTER 146 CCA ROAD LUMPKIN" in doc.pages[0].text
+    assert "ANCHORAGE CORRECTIONAL COMPLEX" in doc.pages[1].text
+
+
+@needs_shared
+@needs_tesseract
+def test_scanned_release_is_ocrd_with_text(tmp_path):
+    src = pdfium.PdfDocument(PDFS / "foia_alpr" / SCANNED)
+    part = pdfium.PdfDocument.new()
+    part.import_pages(src, [0, 1])
+    part.save(tmp_path / "first_two_pages.pdf")
+    doc = extract(tmp_path / "first_two_pages.pdf", limits=FAST)
+    assert [p.ocr for p in doc.pages] == [True, True]
+    assert doc.metadata["ocr"] == {"1": "no text layer", "2": "no text layer"}
+    assert all(p.ocr_confidence > 0.7 for p in doc.pages)
+    assert "Police Department" in doc.pages[0].text and len(doc.pages[0].words) > 100
+    assert_offsets(doc)
