@@ -1,6 +1,6 @@
 """Labelled training data in annotations/: load it, split it, turn it into X and Y.
 
-Each line of ``annotations/training/*.jsonl`` is one labelled passage:
+Each line of ``annotations/training/*.jsonl[.gz]`` is one labelled passage:
 
     {"id", "text", "psc", "naics", "labels": [...], "evidence": {label: quote},
      "group", "split": "train"|"dev", "source", "annotator", "method", "note"}
@@ -10,6 +10,7 @@ and the split keeps each group on one side) or the PDF it comes from.
 """
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,12 +54,12 @@ class Example:
 def load_examples(paths: list[Path] | None = None) -> list[Example]:
     """All labelled examples, in file order; a bad line is an InputError."""
     if paths is None:
-        paths = sorted(TRAINING_DIR.glob("*.jsonl"))
+        paths = training_files()
     if not paths:
-        raise InputError("no training data", str(TRAINING_DIR), "expected *.jsonl files")
+        raise InputError("no training data", str(TRAINING_DIR), "expected *.jsonl or *.jsonl.gz files")
     examples = []
     for path in paths:
-        with open(path, encoding="utf-8") as fh:
+        with _open(path) as fh:
             for n, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
@@ -72,6 +73,18 @@ def load_examples(paths: list[Path] | None = None) -> list[Example]:
                                      f"{sorted(unknown)}; labels are {', '.join(LABELS)}")
                 examples.append(ex)
     return examples
+
+
+def training_files() -> list[Path]:
+    """annotations/training/*.jsonl and *.jsonl.gz, sorted."""
+    return sorted([*TRAINING_DIR.glob("*.jsonl"), *TRAINING_DIR.glob("*.jsonl.gz")])
+
+
+def _open(path: Path):
+    path = Path(path)
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
 
 
 def label_matrix(examples: list[Example], labels=LABELS) -> np.ndarray:

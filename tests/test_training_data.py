@@ -6,7 +6,7 @@ from collections import Counter
 
 from conftest import ROOT, needs_shared
 from models.classifier import LABELS
-from models.data import TRAINING_DIR, load_examples
+from models.data import TRAINING_DIR, _open, load_examples, training_files
 
 EVALUATION_POOL = ("FY2024", "FY2025", "FY2026", "ice_fy13_fy18_usaspending_archive")
 
@@ -14,8 +14,8 @@ EVALUATION_POOL = ("FY2024", "FY2025", "FY2026", "ice_fy13_fy18_usaspending_arch
 def test_no_example_comes_from_the_evaluation_pool():
     for ex in load_examples():
         assert not any(tag in ex.source["path"] for tag in EVALUATION_POOL), ex.source
-    for path in TRAINING_DIR.glob("*.jsonl"):
-        text = path.read_text(encoding="utf-8")
+    for path in training_files():
+        text = _open(path).read()
         assert not any(f"{tag}_Contract" in text or tag.startswith("ice_") and tag in text
                        for tag in EVALUATION_POOL)
 
@@ -69,8 +69,8 @@ def test_hard_negatives_are_present():
 def test_no_contact_details_in_training_files():
     import re
     pattern = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
-    for path in TRAINING_DIR.glob("*.jsonl"):
-        for line in path.read_text(encoding="utf-8").splitlines():
+    for path in training_files():
+        for line in _open(path).read().splitlines():
             row = json.loads(line)
             assert not pattern.search(row["text"]), row["id"]
 
@@ -83,5 +83,5 @@ def test_training_files_rebuild_byte_for_byte_from_the_rounds(tmp_path):
     rounds = ROOT / "annotations" / "rounds"
     build_awards.main(rounds, tmp_path)
     build_pdf_passages.main(rounds, tmp_path)
-    for name in ("awards.jsonl", "pdf_passages.jsonl"):
+    for name in ("awards.jsonl.gz", "pdf_passages.jsonl"):
         assert (tmp_path / name).read_bytes() == (TRAINING_DIR / name).read_bytes(), name

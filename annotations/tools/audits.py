@@ -6,6 +6,7 @@ apply audits last, so an audited example carries the auditor's decision.
 """
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def write_training(rows: list[dict], round_dir: Path, name: str,
     """Apply the audits in ``round_dir`` to ``rows`` and write DEST_DIR/NAME."""
     audits = read_audits(round_dir)
     dest = Path(dest_dir) / name
-    with open(dest, "w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(apply(row, audits), ensure_ascii=False, sort_keys=True) + "\n")
+    data = "".join(json.dumps(apply(row, audits), ensure_ascii=False, sort_keys=True) + "\n"
+                   for row in rows).encode("utf-8")
+    if name.endswith(".gz"):  # mtime=0: the same rows give the same bytes
+        data = gzip.compress(data, compresslevel=9, mtime=0)
+    dest.write_bytes(data)
     return dest

@@ -108,7 +108,7 @@ def main(round_dir: Path, dest_dir: Path = TRAINING) -> None:
             "source": {"path": "awards/" + path, "record": record, "records": e["n"]},
             "annotator": "reader", "method": method, "note": note,
         })
-    dest = write_training(out, round_dir, "awards.jsonl", dest_dir)
+    dest = write_training(out, round_dir, "awards.jsonl.gz", dest_dir)
     print(f"wrote {len(out)} examples to {dest}")
 
 if __name__ == "__main__":
