@@ -31,61 +31,61 @@ class Term:
     weight: float
 
 
-_WHITE_SPACES = re.compile(r"\s\s+")  # as in sklearn's char_wb analyzer
-
-
 class _BlockModel:
-    """One vectorizer + its slice of the coefficients, as dicts.
+    """One TF-IDF vectorizer + its slice of the coefficients.
 
-    ``ngrams`` reproduces the vectorizer's analyzer (lowercase, then word
-    n-grams from ``token_pattern``, or ``char_wb`` n-grams), so the features
-    are exactly those scikit-learn would compute.
+    ``ids`` reproduces the vectorizer's analyzer (lowercase, then word n-grams
+    from ``token_pattern``, or ``char_wb`` n-grams), so the features are exactly
+    those scikit-learn would compute (a test checks the scores match).
     """
 
     def __init__(self, vectorizer, coef):
-        self.width = len(vectorizer.vocabulary_)
-        coef_block = coef[:, :self.width]
+        self.vocabulary = vectorizer.vocabulary_
+        self.width = len(self.vocabulary)
         self.analyzer = vectorizer.analyzer
         self.token = re.compile(vectorizer.token_pattern)
         self.ngram_range = vectorizer.ngram_range
-        idf = vectorizer.idf_
-        # term -> (idf, (w_label0, w_label1, ...))
-        self.table = {
-            term: (float(idf[j]), tuple(float(w) for w in coef_block[:, j]))
-            for term, j in vectorizer.vocabulary_.items()
-        }
-        self.n_labels = coef_block.shape[0]
-        self.vocabulary = vectorizer.vocabulary_
-        self.idf = np.asarray(idf, dtype=np.float64)
-        self.weights = np.ascontiguousarray(np.asarray(coef_block, dtype=np.float64).T)  # (V, L)
+        self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+        self.weights = np.ascontiguousarray(
+            np.asarray(coef[:, :self.width], dtype=np.float64).T)  # (V, L)
+        self.n_labels = self.weights.shape[1]
         self._word_ids: dict[str, list[int]] = {}  # char_wb: word -> its n-grams' ids
 
-    def ids(self, text: str) -> list[int]:
-        """Vocabulary ids of the text's n-grams, with repeats (the batch path)."""
-        vocab = self.vocabulary
-        if self.analyzer == "char_wb":
-            out: list[int] = []
-            cache = self._word_ids
-            for word in text.lower().split():
-                found = cache.get(word)
-                if found is None:
-                    found = [vocab[g] for g, c in self._char_grams(word).items()
-                             for _ in range(c) if g in vocab]
-                    if len(cache) < 500_000:
-                        cache[word] = found
-                out.extend(found)
-            return out
+    def _word_grams(self, text: str) -> list[str]:
         tokens = self.token.findall(text.lower())
         lo, hi = self.ngram_range
-        out = []
-        for n in range(lo, hi + 1):
-            grams = tokens if n == 1 else [" ".join(tokens[i:i + n])
-                                           for i in range(len(tokens) - n + 1)]
-            out.extend(vocab[g] for g in grams if g in vocab)
+        return [" ".join(tokens[i:i + n]) for n in range(lo, hi + 1)
+                for i in range(len(tokens) - n + 1)]
+
+    def ids(self, text: str) -> list[int]:
+        """Vocabulary ids of the text's n-grams, with repeats."""
+        vocab = self.vocabulary
+        if self.analyzer != "char_wb":
+            return [vocab[g] for g in self._word_grams(text) if g in vocab]
+        out: list[int] = []
+        cache = self._word_ids
+        for word in text.lower().split():
+            found = cache.get(word)
+            if found is None:
+                found = [vocab[g] for g in self._char_grams(word) if g in vocab]
+                if len(cache) < 500_000:
+                    cache[word] = found
+            out.extend(found)
         return out
 
+    def _char_grams(self, word: str) -> list[str]:
+        """sklearn's char_wb n-grams of one word, with repeats."""
+        lo, hi = self.ngram_range
+        word = " " + word + " "
+        grams = []
+        for n in range(lo, hi + 1):
+            grams.extend(word[i:i + n] for i in range(max(len(word) - n + 1, 1)))
+            if len(word) <= n:  # a word shorter than n counts once
+                break
+        return grams
+
     def parts_batch(self, texts: list[str]) -> np.ndarray:
-        """``part`` for many texts at once, shape (len(texts), n_labels)."""
+        """Each text's contribution to each label's linear score, (len(texts), L)."""
         rows: list[int] = []
         ids: list[int] = []
         for r, text in enumerate(texts):
@@ -95,9 +95,9 @@ class _BlockModel:
         out = np.zeros((len(texts), self.n_labels))
         if not ids:
             return out
-        keys, tf = np.unique(np.asarray(rows, dtype=np.int64) * len(self.idf)
+        keys, tf = np.unique(np.asarray(rows, dtype=np.int64) * self.width
                              + np.asarray(ids, dtype=np.int64), return_counts=True)
-        row, col = np.divmod(keys, len(self.idf))
+        row, col = np.divmod(keys, self.width)
         value = (1.0 + np.log(tf)) * self.idf[col]
         norm = np.sqrt(np.bincount(row, value * value, minlength=len(texts)))
         value /= norm[row]
@@ -105,55 +105,19 @@ class _BlockModel:
             out[:, k] = np.bincount(row, value * self.weights[col, k], minlength=len(texts))
         return out
 
-    @staticmethod
-    def _char_grams(word: str, lo: int = 3, hi: int = 5) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        word = " " + word + " "
-        size = len(word)
-        for n in range(lo, hi + 1):
-            offset = 0
-            gram = word[0:n]
-            counts[gram] = counts.get(gram, 0) + 1
-            while offset + n < size:
-                offset += 1
-                gram = word[offset:offset + n]
-                counts[gram] = counts.get(gram, 0) + 1
-            if offset == 0:  # a word shorter than n counts once
-                break
-        return counts
-
-    def ngrams(self, text: str) -> dict[str, int]:
-        lo, hi = self.ngram_range
-        counts: dict[str, int] = {}
-        if self.analyzer == "char_wb":
-            for word in _WHITE_SPACES.sub(" ", text.lower()).split():
-                for gram, c in self._char_grams(word, lo, hi).items():
-                    counts[gram] = counts.get(gram, 0) + c
-            return counts
-        tokens = self.token.findall(text.lower())
-        for n in range(lo, hi + 1):
-            grams = tokens if n == 1 else [" ".join(tokens[i:i + n])
-                                           for i in range(len(tokens) - n + 1)]
-            for g in grams:
-                counts[g] = counts.get(g, 0) + 1
-        return counts
-
     def features(self, text: str) -> list[tuple[str, float, tuple]]:
-        """``(term, normalised tfidf value, weights)`` for in-vocabulary n-grams."""
-        table = self.table
-        found = []
-        norm = 0.0
-        for term, tf in self.ngrams(text).items():
-            entry = table.get(term)
-            if entry is None:
-                continue
-            value = (1.0 + math.log(tf)) * entry[0]
-            norm += value * value
-            found.append((term, value, entry[1]))
-        if not found:
+        """``(term, normalised tfidf value, weights)`` of a word block's n-grams."""
+        counts: dict[str, int] = {}
+        for gram in self._word_grams(text):
+            if gram in self.vocabulary:
+                counts[gram] = counts.get(gram, 0) + 1
+        if not counts:
             return []
-        norm = math.sqrt(norm)
-        return [(t, v / norm, w) for t, v, w in found]
+        cols = [self.vocabulary[g] for g in counts]
+        values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64))) * self.idf[cols]
+        values /= np.sqrt((values * values).sum())
+        return [(g, float(v), tuple(self.weights[c].tolist()))
+                for g, v, c in zip(counts, values, cols)]
 
 
 class _ConceptBlock:
