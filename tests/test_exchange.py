@@ -1,0 +1,231 @@
+"""Decisions out and in: Prodigy-style JSONL both ways, training data that `train` reads."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from annotations.decisions import Decision, DecisionLog
+from annotations.exchange import (export_prodigy, export_training, import_prodigy, load_index,
+                                  training_examples)
+from conftest import API_SAMPLE, ROOT
+from extract.awards import iter_awards, record_triple
+from models.data import load_examples
+
+SAMPLE = str(API_SAMPLE.relative_to(ROOT))
+
+
+def _award_line(doc, labels: dict[str, float], path=SAMPLE, record=None) -> dict:
+    """A results line for an award record; evidence holds only the description."""
+    desc = {p.field: p.text for p in doc.passages}["description"]
+    return {"doc_id": doc.doc_id, "kind": "award",
+            "source": {"path": path, "record": record if record is not None else
+                       doc.source.get("record")},
+            "vendor": doc.metadata.get("vendor"), "parent": None, "agency": "ICE",
+            "title": doc.title, "metadata": doc.metadata,
+            "scores": {"data_broker": 0.01, "extreme_vetting": 0.01, "detention": 0.01, **labels},
+            "labels": [{"label": lb, "score": s,
+                        "evidence": [{"text": desc, "field": "description", "page": None,
+                                      "start": 0, "end": len(desc), "boxes": [], "score": s,
+                                      "terms": [{"term": "x", "start": 0, "end": 4,
+                                                 "weight": 1.0}]}]}
+                       for lb, s in labels.items()],
+            "entities": [], "model_version": "m1", "error": None}
+
+
+PDF_PASSAGES = [
+    (2, 100, "ICE procured query-based access to a commercial License Plate Reader data service."),
+    (3, 40, "Contact the privacy office at privacy@example.gov for   more  information."),
+    (5, 10, "Detainees are held at the facility under the detention standards."),
+]
+
+
+def _pdf_line() -> dict:
+    def ev(page, start, text, score):
+        return {"text": text, "page": page, "start": start, "end": start + len(text),
+                "boxes": [[10, 10, 100, 20]], "score": score,
+                "terms": [{"term": "lpr", "start": start, "end": start + 3, "weight": 1}]}
+    (p1, s1, t1), (p2, s2, t2), (p3, s3, t3) = PDF_PASSAGES
+    return {"doc_id": "pdf:abc", "kind": "pdf", "source": {"path": "../shared/data/pdfs/x.pdf"},
+            "vendor": None, "parent": None, "agency": "ICE", "title": "LPR privacy assessment",
+            "metadata": {"pages": 6}, "scores": {"data_broker": 0.99, "extreme_vetting": 0.01,
+                                                 "detention": 0.8},
+            "labels": [{"label": "data_broker", "score": 0.99,
+                        "evidence": [ev(p1, s1, t1, 0.99), ev(p2, s2, t2, 0.7)]},
+                       {"label": "detention", "score": 0.8, "evidence": [ev(p3, s3, t3, 0.8)]}],
+            "entities": [], "model_version": "m1", "error": None}
+
+
+@pytest.fixture
+def world(tmp_path):
+    docs = [doc for _, doc in iter_awards(API_SAMPLE)]
+    lines = [_award_line(docs[0], {"detention": 0.97}),               # confirmed
+             _award_line(docs[2], {"detention": 0.6}),                # rejected
+             _award_line(docs[4], {}),                                # label added
+             _award_line(docs[3], {"detention": 0.9}),                # disputed
+             _award_line(docs[9], {"detention": 0.8, "data_broker": 0.5}),  # half reviewed
+             _award_line(docs[6], {"detention": 0.7},                 # evaluation pool
+                         path="../shared/data/awards/x/CBP_ICE_FY2025_Contract_Obligations.csv"),
+             _pdf_line()]
+    results = tmp_path / "results.jsonl"
+    results.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    log = DecisionLog(tmp_path / "log.jsonl")
+    d = docs
+    log.append_many([
+        Decision(d[0].doc_id, "detention", "accept", reviewer="ann", score=0.97, note="CoreCivic"),
+        Decision(d[0].doc_id, "detention", "accept", reviewer="bob", score=0.97),
+        Decision(d[2].doc_id, "detention", "reject", reviewer="ann", score=0.6),
+        Decision(d[4].doc_id, "data_broker", "accept", reviewer="bob", note="added"),
+        Decision(d[3].doc_id, "detention", "accept", reviewer="ann"),
+        Decision(d[3].doc_id, "detention", "reject", reviewer="bob"),
+        Decision(d[9].doc_id, "detention", "accept", reviewer="ann"),
+        Decision(d[6].doc_id, "detention", "accept", reviewer="ann"),
+        Decision("pdf:abc", "data_broker", "accept", reviewer="cy"),
+        Decision("pdf:abc", "detention", "reject", reviewer="cy"),
+    ])
+    return {"docs": docs, "results": results, "log": log, "tmp": tmp_path}
+
+
+# ------------------------------------------------------------------ training data
+def test_export_training_writes_examples_that_load_examples_reads(world):
+    out = world["tmp"] / "training" / "reviewed.jsonl"
+    report = export_training(world["log"].state(), [world["results"]], out=out, existing=[])
+    examples = {ex.id: ex for ex in load_examples([out])}
+    assert report.written == len(examples) == 6
+    assert report.skipped == {"disputed": 1, "a predicted label is not reviewed": 1,
+                              "evaluation pool": 1}
+    d = world["docs"]
+    by_doc = {ex.source["doc_id"]: ex for ex in examples.values()
+              if ex.source["doc_id"] != "pdf:abc"}
+    corecivic = by_doc[d[0].doc_id]
+    # The whole record comes from the award file: PSC and NAICS too, not only the evidence.
+    assert corecivic.triple == record_triple(d[0])
+    assert corecivic.labels == ["detention"]
+    assert corecivic.evidence == {"detention": corecivic.text}
+    assert corecivic.annotator == "ann,bob" and corecivic.method == "review app decision"
+    assert corecivic.note == "CoreCivic" and corecivic.group == d[0].metadata["award_key"]
+    assert corecivic.source["path"] == SAMPLE and corecivic.source["record"] == 0
+    assert by_doc[d[2].doc_id].labels == [] and by_doc[d[2].doc_id].evidence == {}
+    added = by_doc[d[4].doc_id]
+    assert added.labels == ["data_broker"] and added.triple == record_triple(d[4])
+    pdf = sorted((ex for ex in examples.values() if ex.source["doc_id"] == "pdf:abc"),
+                 key=lambda ex: ex.source["page"])
+    assert [(ex.source["page"], ex.labels) for ex in pdf] == [
+        (2, ["data_broker"]), (3, ["data_broker"]), (5, [])]
+    assert "privacy@example.gov" not in pdf[1].text and "for more information" in pdf[1].text
+    assert pdf[0].group == "pdf:pdfs/x.pdf" and pdf[0].source["path"] == "pdfs/x.pdf"
+    for ex in examples.values():                     # what tests/test_training_data.py demands
+        assert set(ex.evidence) == set(ex.labels)
+        joined = " | ".join(t for t in ex.triple if t)
+        assert all(q and q in joined for q in ex.evidence.values())
+        assert ex.split in ("train", "dev") and ex.annotator and ex.method
+        assert "FY2025" not in ex.source["path"]
+
+
+def test_export_training_is_deterministic_and_keeps_groups_on_one_side(world):
+    out1, out2 = world["tmp"] / "a.jsonl", world["tmp"] / "b.jsonl"
+    state = world["log"].state()
+    export_training(state, [world["results"]], out=out1, existing=[])
+    export_training(state, load_index([world["results"]]), out=out2, existing=[])
+    assert out1.read_bytes() == out2.read_bytes()
+    sides = {}
+    for ex in load_examples([out1]):
+        sides.setdefault(ex.group, set()).add(ex.split)
+    assert all(len(s) == 1 for s in sides.values())
+
+
+def test_texts_already_labelled_are_skipped_and_conflicts_listed(world):
+    state = world["log"].state()
+    first = world["tmp"] / "first.jsonl"
+    export_training(state, [world["results"]], out=first, existing=[])
+    rows = [json.loads(x) for x in first.read_text().splitlines()]
+    for row in rows:                                   # an earlier round labelled them otherwise
+        row["labels"], row["evidence"], row["split"] = [], {}, "dev"
+    first.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    examples, report = training_examples(state, [world["results"]], existing=[first])
+    assert examples == []
+    assert report.skipped["already in the training data"] == 6
+    assert sorted(c["reviewed_labels"] for c in report.conflicts) == [
+        ["data_broker"], ["data_broker"], ["data_broker"], ["detention"]]
+
+
+def test_export_training_against_the_shipped_training_files(world):
+    out = world["tmp"] / "reviewed.jsonl"
+    report = export_training(world["log"].state(), [world["results"]], out=out)
+    combined = load_examples([*sorted((ROOT / "annotations" / "training").glob("*.jsonl*")), out])
+    assert len({ex.triple for ex in combined}) == len(combined)      # no text twice
+    assert len({ex.id for ex in combined}) == len(combined)
+    assert report.written + report.skipped.get("already in the training data", 0) == 6
+
+
+# ------------------------------------------------------------------ Prodigy
+def test_prodigy_export_has_the_db_out_shape(world):
+    out = world["tmp"] / "prodigy.jsonl"
+    report = export_prodigy(world["log"].state(), out, [world["results"]])
+    tasks = [json.loads(x) for x in out.read_text().splitlines()]
+    assert report.written == len(tasks) == 10
+    for t in tasks:
+        assert {"text", "label", "answer", "meta", "_input_hash", "_task_hash", "spans",
+                "_annotator_id", "_timestamp"} <= set(t)
+        assert isinstance(t["_input_hash"], int) and isinstance(t["_task_hash"], int)
+        assert -2 ** 31 <= t["_task_hash"] < 2 ** 31
+        assert t["answer"] in ("accept", "reject") and t["meta"]["doc_id"]
+        for s in t["spans"]:
+            assert 0 <= s["start"] < s["end"] <= len(t["text"])
+    pdf = [t for t in tasks if t["meta"]["doc_id"] == "pdf:abc" and t["label"] == "data_broker"]
+    assert pdf[0]["text"] == PDF_PASSAGES[0][2] + "\n\n" + PDF_PASSAGES[1][2]
+    assert [pdf[0]["text"][s["start"]:s["end"]] for s in pdf[0]["spans"]] == ["ICE", "Con"]
+    same_text = [t for t in tasks if t["text"] == tasks[0]["text"]]
+    assert len({t["_input_hash"] for t in same_text}) == 1
+    final = world["tmp"] / "final.jsonl"
+    report = export_prodigy(world["log"].state(), final, [world["results"]], final=True)
+    finals = [json.loads(x) for x in final.read_text().splitlines()]
+    assert report.written == 7 and report.skipped == {"disputed": 1}
+    assert len({(t["meta"]["doc_id"], t["label"]) for t in finals}) == 7
+
+
+def test_prodigy_round_trip_and_import_twice_appends_nothing(world):
+    out = world["tmp"] / "prodigy.jsonl"
+    export_prodigy(world["log"].state(), out, [world["results"]])
+    copy = DecisionLog(world["tmp"] / "copy.jsonl")
+    report = import_prodigy(out, copy)
+    assert report.written == 10 and report.problems == []
+    original = {d.id: d.to_dict() for d in world["log"].read()[0]}
+    imported = {d.id: d.to_dict() for d in copy.read()[0]}
+    for d in imported.values():
+        assert d.pop("extra") == {"imported_from": "prodigy.jsonl"}
+    for d in original.values():
+        d.pop("extra")
+    assert imported == original
+    again = import_prodigy(out, copy)
+    assert again.written == 0 and again.skipped == {"already in the log": 10}
+    assert len(copy.read()[0]) == 10
+
+
+def test_import_prodigy_native_tasks_by_text_with_problems_by_line(world, tmp_path):
+    d = world["docs"]
+    text0 = {p.field: p.text for p in d[0].passages}["description"]
+    lines = [
+        {"text": text0, "label": "detention", "answer": "accept", "_annotator_id": "db-ann",
+         "_timestamp": 1700000000, "_task_hash": 5},
+        {"text": text0, "options": [{"id": "detention", "text": "Detention"},
+                                    {"id": 2, "text": "data_broker"}],
+         "accept": ["detention"], "answer": "accept"},
+        "not json at all",
+        {"text": "a text nobody classified", "label": "detention", "answer": "accept"},
+        {"text": text0, "label": "sentiment", "answer": "accept"},
+        {"text": text0, "label": "detention", "answer": "maybe"},
+        {"text": text0, "options": [{"id": "detention"}], "accept": [], "answer": "reject"},
+    ]
+    path = tmp_path / "native.jsonl"
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines) + "\n")
+    log = DecisionLog(tmp_path / "imported.jsonl")
+    report = import_prodigy(path, log, results=[world["results"]], reviewer="importer")
+    got = [(x.doc_id, x.label, x.answer, x.reviewer) for x in log.read()[0]]
+    assert got == [(d[0].doc_id, "detention", "accept", "db-ann"),
+                   (d[0].doc_id, "detention", "accept", "importer"),
+                   (d[0].doc_id, "data_broker", "reject", "importer")]
+    assert log.read()[0][0].time == "2023-11-14T22:13:20.000Z"
+    assert [(p.line, p.message.split(" ")[0]) for p in report.problems] == [
+        (3, "not"), (4, "no"), (5, "unknown"), (6, "answer"), (7, "choice")]
+    assert import_prodigy(path, log, results=[world["results"]], reviewer="importer").written == 0
