@@ -1,0 +1,119 @@
+"""Overview page data (plain DataFrames) and its Altair charts.
+
+The data functions take the queue, its Marks and the log state and return
+small DataFrames; the chart functions turn one DataFrame into an Altair chart
+that the page hands to ``st.altair_chart``.
+"""
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from review.queue import STATUSES, Marks, Queue
+from review.store import LABELS
+
+L = len(LABELS)
+BINS = np.linspace(0.0, 1.0, 21)
+
+
+def label_status_counts(q: Queue, m: Marks) -> pd.DataFrame:
+    """label, status, items: model-predicted items plus every decided item."""
+    pool = q.predicted | (m.status > 0)
+    labels = np.arange(len(q)) % L
+    rows = [{"label": label, "status": s,
+             "items": int(np.sum(pool & (labels == k) & (m.status == c)))}
+            for k, label in enumerate(LABELS) for c, s in enumerate(STATUSES)]
+    return pd.DataFrame(rows, columns=["label", "status", "items"])
+
+
+def progress(state) -> pd.DataFrame:
+    """day, reviewer, decisions, cumulative: label and adjudicate decisions in force."""
+    counts: dict[tuple[str, str], int] = {}
+    for item in state.items.values():
+        for d in item.decisions:
+            if d.kind in ("label", "adjudicate") and state.active(d):
+                key = (d.time[:10], d.reviewer or "?")
+                counts[key] = counts.get(key, 0) + 1
+    df = pd.DataFrame([{"day": day, "reviewer": r, "decisions": n}
+                       for (day, r), n in sorted(counts.items())],
+                      columns=["day", "reviewer", "decisions"])
+    df["cumulative"] = df.groupby("reviewer")["decisions"].cumsum() if len(df) else []
+    return df
+
+
+def score_histogram(q: Queue) -> pd.DataFrame:
+    """label, low, high, documents: score distribution per label, 20 bins."""
+    rows = []
+    for k, label in enumerate(LABELS):
+        hist, _ = np.histogram(q.store.scores[:, k], bins=BINS)
+        rows += [{"label": label, "low": float(lo), "high": float(hi), "documents": int(n),
+                  "threshold": q.thresholds[label]}
+                 for lo, hi, n in zip(BINS[:-1], BINS[1:], hist)]
+    return pd.DataFrame(rows, columns=["label", "low", "high", "documents", "threshold"])
+
+
+def top_vendors(q: Queue, m: Marks, n: int = 15) -> pd.DataFrame:
+    """vendor, label, confirmed, dollars: vendors with the most confirmed items
+    (ties broken by dollars), dollars = obligated amount of those documents."""
+    store = q.store
+    confirmed = np.flatnonzero(m.status == STATUSES.index("confirmed"))
+    agg: dict[tuple[str, str], list] = {}
+    for i in confirmed:
+        row = int(i) // L
+        key = (store.vendors[row] or "(no vendor)", LABELS[int(i) % L])
+        cell = agg.setdefault(key, [0, 0.0])
+        cell[0] += 1
+        amount = store.amount[row]
+        cell[1] += 0.0 if np.isnan(amount) else float(amount)
+    df = pd.DataFrame([{"vendor": v, "label": lab, "confirmed": c, "dollars": d}
+                       for (v, lab), (c, d) in agg.items()],
+                      columns=["vendor", "label", "confirmed", "dollars"])
+    if df.empty:
+        return df
+    totals = df.groupby("vendor")[["confirmed", "dollars"]].sum() \
+        .sort_values(["confirmed", "dollars"], ascending=False)
+    keep = list(totals.index[:n])
+    return df[df["vendor"].isin(keep)].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ charts
+
+def status_chart(df: pd.DataFrame) -> alt.Chart:
+    return alt.Chart(df).mark_bar().encode(
+        x=alt.X("label:N", title=None), y=alt.Y("items:Q", title="items"),
+        color=alt.Color("status:N", sort=list(STATUSES)),
+        xOffset=alt.XOffset("status:N", sort=list(STATUSES)),
+        tooltip=["label", "status", "items"]).properties(title="Items by label and status")
+
+
+def progress_chart(df: pd.DataFrame) -> alt.Chart:
+    return alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X("day:T", title=None), y=alt.Y("cumulative:Q", title="decisions"),
+        color="reviewer:N", tooltip=["day", "reviewer", "decisions", "cumulative"]
+    ).properties(title="Review progress (cumulative decisions)")
+
+
+def histogram_chart(df: pd.DataFrame) -> alt.FacetChart:
+    bars = alt.Chart().mark_bar().encode(
+        x=alt.X("low:Q", bin="binned", title="score"), x2="high:Q",
+        y=alt.Y("documents:Q", scale=alt.Scale(type="symlog"), title="documents (symlog)"),
+        tooltip=["low", "high", "documents"])
+    rule = alt.Chart().mark_rule(color="red").encode(x="threshold:Q")
+    return alt.layer(bars, rule, data=df).facet(column=alt.Column("label:N", title=None)) \
+        .properties(title="Scores per label (red: threshold)")
+
+
+def vendors_chart(df: pd.DataFrame) -> alt.Chart:
+    order = df.groupby("vendor")["confirmed"].sum().sort_values(ascending=False).index.tolist() \
+        if len(df) else []
+    base = alt.Chart(df).encode(y=alt.Y("vendor:N", sort=order, title=None))
+    count = base.mark_bar().encode(x=alt.X("confirmed:Q", title="confirmed items"),
+                                   color="label:N",
+                                   tooltip=["vendor", "label", "confirmed", "dollars"])
+    dollars = base.mark_bar().encode(x=alt.X("dollars:Q", title="obligated dollars"),
+                                     color="label:N",
+                                     tooltip=["vendor", "label", "confirmed",
+                                              alt.Tooltip("dollars:Q", format="$,.0f")])
+    return alt.hconcat(count, dollars).properties(
+        title="Top vendors by confirmed labels and dollars")

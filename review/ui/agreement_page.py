@@ -1,0 +1,90 @@
+"""Agreement page: Cohen's kappa and percent agreement per label and reviewer pair,
+and the disputed queue, where an adjudicator's decision settles an item."""
+from __future__ import annotations
+
+import streamlit as st
+
+from extract.errors import ScreenError
+from review.decide import decide
+from review.text import esc, evidence_html, md
+from review.ui.common import Ctx, goto, show_problems
+
+
+def _agreement_module():
+    try:
+        from annotations import agreement
+    except ImportError:
+        return None
+    return agreement
+
+
+def on_adjudicate(ctx: Ctx, doc_id: str, label: str, answer: str) -> None:
+    row = ctx.q.store.index.get(doc_id)
+    line = ctx.q.store.line(row) if row is not None else {"doc_id": doc_id}
+    try:
+        d = decide(ctx.log, line, label, answer, ctx.reviewer,
+                   st.session_state.get(f"adj_note_{doc_id}_{label}", ""), kind="adjudicate")
+    except (ScreenError, OSError) as err:
+        st.session_state["flash_error"] = md(f"Not saved: {err}")
+        return
+    st.session_state["flash"] = f"Saved ({d.time}): settled {label} on {md(doc_id)} as {answer}"
+
+
+def pair_rows(pairs) -> list[dict]:
+    rows = []
+    for p in pairs:
+        d = p.to_dict() if hasattr(p, "to_dict") else dict(vars(p))
+        rows.append(d)
+    return rows
+
+
+def render(ctx: Ctx) -> None:
+    st.title("Agreement")
+    show_problems(ctx)
+    if msg := st.session_state.pop("flash_error", None):
+        st.error(msg)
+    if msg := st.session_state.pop("flash", None):
+        st.success(msg, icon="✅")
+    mod = _agreement_module()
+    if mod is None:
+        st.info("Agreement statistics are not available (annotations/agreement.py missing).")
+        return
+    share = ctx.config.double_review
+    st.caption(f"Double review: {share:.0%} of items go to a second reviewer, blind "
+               "(start the app with --double-review SHARE to change it).")
+    rows = pair_rows(mod.agreement(ctx.state))
+    if rows:
+        st.subheader("Per label and pair of reviewers")
+        st.dataframe(rows, hide_index=True)
+    else:
+        st.info("No item has answers from two reviewers yet.")
+    disputed = mod.disputed(ctx.state)
+    st.subheader(f"Disputed items ({len(disputed)})")
+    if not disputed:
+        st.caption("Nothing disputed.")
+    store = ctx.q.store
+    for item in disputed[:50]:
+        row = store.index.get(item.doc_id)
+        name = (store.vendors[row] or store.titles[row]) if row is not None else item.doc_id
+        with st.container(border=True):
+            answers = " · ".join(f"{r or '?'}: {a}" for r, a in item.answers.items())
+            st.html(f"<b>{esc(item.label)}</b> · {esc(name)}<br><small>{esc(answers)}</small>")
+            notes = [d.note for d in item.decisions if d.note]
+            if notes:
+                st.html("<small>notes: " + esc(" | ".join(notes)) + "</small>")
+            if row is not None:
+                line = store.line(row)
+                for lab in line.get("labels") or []:
+                    if lab.get("label") == item.label:
+                        for ev in (lab.get("evidence") or [])[:2]:
+                            st.html(evidence_html(ev))
+            key = f"{item.doc_id}_{item.label}"
+            st.text_input("Adjudicator's note", key=f"adj_note_{key}")
+            c1, c2, c3 = st.columns(3)
+            c1.button("Settle: confirm", key=f"adj_a_{key}", on_click=on_adjudicate,
+                      args=(ctx, item.doc_id, item.label, "accept"), type="primary")
+            c2.button("Settle: reject", key=f"adj_r_{key}", on_click=on_adjudicate,
+                      args=(ctx, item.doc_id, item.label, "reject"))
+            if row is not None:
+                c3.button("Open item", key=f"adj_o_{key}", on_click=goto, args=("item",),
+                          kwargs={"current": (item.doc_id, item.label)})

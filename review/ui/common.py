@@ -1,0 +1,141 @@
+"""What every page shares: cached data, reviewer identity, problems, navigation.
+
+Loaded results are cached with ``st.cache_resource`` keyed on each file's path,
+mtime and size: one ResultStore + Queue per server process, shared read-only
+by all sessions. (``st.cache_data`` would pickle and copy the 60,000-row store
+on every rerun; the project uses no pickle.)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from annotations.decisions import DecisionLog, LogState
+from extract.errors import ScreenError
+from review.config import ReviewConfig
+from review.pages import DEFAULT_CACHE, DataRoot
+from review.queue import Filters, Marks, Queue, build_queue, marks
+from review.store import file_key, load_results, read_thresholds
+from review.text import STYLE, md
+
+PAGES = ("queue", "item", "overview", "agreement", "vendors")
+
+
+@dataclass
+class Ctx:
+    config: ReviewConfig
+    reviewer: str
+    log: DecisionLog
+    claims: object | None          # annotations.claims.Claims
+    q: Queue
+    state: LogState
+    marks: Marks
+    root: DataRoot
+
+    @property
+    def cache(self) -> Path:
+        return self.config.cache or DEFAULT_CACHE
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading results…")
+def _queue(key: tuple) -> Queue:
+    store = load_results([Path(k[0]) for k in key])
+    return build_queue(store, read_thresholds())
+
+
+@st.cache_resource
+def _log(path: str) -> DecisionLog:
+    return DecisionLog(Path(path))
+
+
+@st.cache_resource
+def _claims(path: str, ttl: float):
+    try:
+        from annotations.claims import Claims
+    except ImportError:
+        return None
+    return Claims(Path(path), ttl=ttl)
+
+
+def load_queue(config: ReviewConfig) -> Queue:
+    return _queue(file_key(config.results))
+
+
+def context(config: ReviewConfig, reviewer: str) -> Ctx:
+    """Everything a page needs for this run; raises ScreenError on a user mistake."""
+    q = load_queue(config)
+    log = _log(str(config.log))
+    state = log.state()
+    memo = q.__dict__.setdefault("_marks_memo", {})
+    m = memo.get(id(state))
+    if m is None or m[0] is not state:
+        memo.clear()
+        m = memo[id(state)] = (state, marks(q, state))
+    return Ctx(config=config, reviewer=reviewer, log=log,
+               claims=_claims(str(config.claims_path), config.claim_ttl), q=q, state=state,
+               marks=m[1], root=DataRoot(config.data_root))
+
+
+def auth_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def reviewer_identity() -> str | None:
+    """The signed-in user (OIDC via st.login) or the name typed once per session.
+    Draws the login / name form and returns None until there is one."""
+    if auth_configured():
+        if st.user.is_logged_in:
+            return str(st.user.get("email") or st.user.get("name") or "signed-in user")
+        st.title("Sanctuary screen review")
+        st.button("Log in", on_click=st.login, type="primary")
+        return None
+    name = st.session_state.get("reviewer")
+    if name:
+        return name
+    st.title("Sanctuary screen review")
+    with st.form("who"):
+        typed = st.text_input("Your name (recorded with every decision)", max_chars=80)
+        if st.form_submit_button("Start reviewing", type="primary"):
+            typed = " ".join(typed.split())
+            if typed:
+                st.session_state["reviewer"] = typed
+                st.rerun()
+            st.error("Type your name first: every decision records who made it.")
+    return None
+
+
+def show_problems(ctx: Ctx) -> None:
+    """Corrupt lines of the results files and the log: reported, never fatal."""
+    store = ctx.q.store
+    if store.problems:
+        st.warning(md(f"{len(store.problems)} unreadable results lines were skipped: "
+                      + "; ".join(store.problems[:5])
+                      + (" …" if len(store.problems) > 5 else "")))
+    problems = ctx.state.problems
+    if problems:
+        shown = "; ".join(f"line {p.line}: {p.message}" for p in problems[:5])
+        st.warning(md(f"{len(problems)} corrupt lines in the decision log {ctx.log.path} were "
+                      f"skipped: {shown}" + (" …" if len(problems) > 5 else "")))
+
+
+def goto(page: str, **state) -> None:
+    """Switch page on the next run (use in callbacks), setting session values first."""
+    st.session_state.update(state)
+    st.session_state["goto"] = page
+
+
+def filters() -> Filters:
+    return st.session_state.get("filters") or Filters()
+
+
+def inject_style() -> None:
+    st.html(STYLE)
+
+
+def error(err: ScreenError) -> None:
+    st.error(md(f"Error: {err.line()}"))
