@@ -199,7 +199,8 @@ _UNDECODABLE = re.compile("[\udc80-\udcff]")  # bytes that surrogateescape kept
 
 
 def _has_undecodable(values: list[str]) -> bool:
-    return any(_UNDECODABLE.search(v) for v in values)
+    text = "".join(values)  # isascii() is O(1): most rows need no search
+    return not text.isascii() and _UNDECODABLE.search(text) is not None
 
 
 class AwardFile:
@@ -321,6 +322,9 @@ class RecordBuilder:
             "uei": get.get("uei", ""),
             "parent_uei": get.get("parent_uei", ""),
             "duns": get.get("duns", ""),
+            "parent_duns": get.get("parent_duns", ""),
+            "parent_name": get.get("vendor_parent", ""),   # the names vendors/ reads
+            "dba": get.get("vendor_dba", ""),
             "agency": agency,
             "agency_name": get.get("sub_agency", ""),
             "department": department,

@@ -1,0 +1,1 @@
+"""Vendor resolution (names.py, resolve.py), rollup, list export and diff."""
