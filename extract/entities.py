@@ -126,9 +126,9 @@ def _cities() -> frozenset[str]:
     return frozenset(f["city"].upper() for f in gz.facilities())
 
 
-def _form_candidates(page: Page) -> list[tuple]:
+def _form_candidates(page: Page, passages: list | None = None) -> list[tuple]:
     out = []
-    for p in split_page(page):
+    for p in split_page(page) if passages is None else passages:
         field = form_field(p.text)
         if not field or not field[1]:
             continue
@@ -168,15 +168,27 @@ def text_entities(text: str, page: int | None = None) -> list[Entity]:
     return [Entity(label, text[a:b], value, page, a, b) for a, b, label, value, _ in found]
 
 
-def page_entities(page: Page) -> list[Entity]:
-    doc = pipeline()(page.text)
-    found = _resolve(_ruler_candidates(doc) + _regex_candidates(page.text) + _form_candidates(page))
+def page_entities(page: Page, passages: list | None = None, doc=None) -> list[Entity]:
+    """Entities of one page. ``passages``: the page's passages if already split
+    (``split_page(page)``); ``doc``: the page text run through ``pipeline()``."""
+    doc = pipeline()(page.text) if doc is None else doc
+    found = _resolve(_ruler_candidates(doc) + _regex_candidates(page.text)
+                     + _form_candidates(page, passages))
     return [Entity(label, page.text[a:b], value, page.number, a, b)
             for a, b, label, value, _ in found]
 
 
-def extract_entities(pages: list[Page]) -> list[Entity]:
-    return [e for page in pages for e in page_entities(page)]
+def extract_entities(pages: list[Page], passages: list | None = None) -> list[Entity]:
+    """Entities of all pages; ``passages`` (all pages', e.g. ``split_document``) are
+    reused instead of splitting the pages again. Page texts go through spaCy in one
+    ``nlp.pipe`` stream."""
+    by_page: dict[int, list] = {}
+    for p in passages or ():
+        by_page.setdefault(p.page, []).append(p)
+    docs = pipeline().pipe(page.text for page in pages)
+    return [e for page, doc in zip(pages, docs)
+            for e in page_entities(page, by_page.get(page.number, [])
+                                   if passages is not None else None, doc)]
 
 
 # ---- award record printouts (FPDS-NG) -----------------------------------------------------

@@ -256,15 +256,30 @@ def split_text(text: str, words: list[Word] | None = None, page: int | None = 1,
             spans.extend(_pack_sentences(text, lo, hi, max_chars))
         else:
             spans.extend(_split_long(text, lo, hi, max_chars))
-    return [Passage(doc_id, page, a, b, text[a:b], _boxes(text, words, a, b)) for a, b in spans]
+    starts = [w.start for w in words]
+    if any(a > b for a, b in zip(starts, starts[1:])):  # not in text order: sort a copy
+        words = sorted(words, key=lambda w: w.start)
+        starts.sort()
+    return [Passage(doc_id, page, a, b, text[a:b], _boxes(text, words, a, b, starts))
+            for a, b in spans]
 
 
-def _boxes(text: str, words: list[Word], start: int, end: int) -> list[list[float]]:
-    """One box per line: the union of the boxes of the passage's words on that line."""
+def _boxes(text: str, words: list[Word], start: int, end: int,
+           starts: list[int] | None = None) -> list[list[float]]:
+    """One box per line: the union of the boxes of the passage's words on that line.
+    ``starts``: the words' start offsets, ascending (words in text order)."""
+    if starts is None:
+        words = sorted(words, key=lambda w: w.start)
+        starts = [w.start for w in words]
     boxes: dict[int, list[float]] = {}
-    for w in words:
-        if w.start >= start and w.end <= end:
-            line = text.count("\n", start, w.start)
+    line, at = 0, start
+    for i in range(bisect.bisect_left(starts, start), len(words)):
+        w = words[i]
+        if w.start >= end:
+            break
+        if w.end <= end:
+            line += text.count("\n", at, w.start)
+            at = w.start
             b = boxes.get(line) or [w.x0, w.top, w.x1, w.bottom]
             boxes[line] = [min(b[0], w.x0), min(b[1], w.top), max(b[2], w.x1), max(b[3], w.bottom)]
     return [[round(v, 2) for v in boxes[k]] for k in sorted(boxes)]

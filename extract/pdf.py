@@ -3,6 +3,7 @@
     doc = extract("award.pdf")                      # one file
     for page in iter_pages("dump.pdf"): ...         # one page at a time
     for path, doc_or_error in pipe(paths): ...      # many files, one error each
+    doc = extract(path, sandbox=Sandbox.for_process(Limits()))  # a worker's long-lived parser
 
 Text and character boxes come from pdfium; the word builder calls its C
 functions directly (under a microsecond a character) and groups characters with
@@ -12,28 +13,14 @@ points from the top-left corner of the page as displayed (rotation and crop box
 applied), which for ordinary pages equals pdfplumber's ``x0, top, x1, bottom``.
 
 Hostile files: cheap checks (empty, not a PDF, HTML, truncated, too big) run
-here; all parsing runs in a child process (``Sandbox``) with an address-space
-limit (RLIMIT_AS) and a wall-clock deadline, so a decompression bomb, a hang or
-a pdfium crash costs one error for one file. The child is a fresh interpreter
-(not a fork: safe under threads, and allowed inside pool workers) and talks
-JSON plus raw arrays over a socket, never pickle, so even a parser subverted
-by a hostile file cannot run code in the parent.
+here, in the caller; all parsing runs in a child process with time and memory
+limits (``extract.sandbox``), so a decompression bomb, a hang or a pdfium crash
+costs one error for one file.
 """
 from __future__ import annotations
 
 import ctypes
 import hashlib
-import json
-import os
-import resource
-import signal
-import struct
-import subprocess
-import sys
-import time
-from dataclasses import asdict, dataclass
-from multiprocessing import Pipe
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -42,8 +29,10 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
 from extract import ocr as ocr_mod
-from extract.errors import InputError, ScreenError
-from extract.ocr import OcrFailed, OcrUnavailable
+from extract.errors import ScreenError
+from extract.ocr import OcrFailed, OcrUnavailable  # noqa: F401  (raised from here too)
+from extract.sandbox import (RECYCLE_AFTER, Limits, PdfCrashed, PdfError,  # noqa: F401
+                             PdfMemoryLimit, PdfTimeout, Sandbox)
 from extract.types import Document, Page, Word
 
 X_TOLERANCE = 3.0
@@ -52,10 +41,6 @@ GAP_EM = 0.15  # of the loose character height
 _SPACES = np.array([9, 10, 13, 32, 0xA0, 0x2002, 0x2003, 0x2009, 0x200B, 0x3000], dtype=np.uint32)
 _CONTROL = {c: "\ufffd" for c in range(32) if c not in (9, 10, 13)}
 _CONTROL[2] = _CONTROL[0xFFFE] = "-"  # pdfium's markers for a hyphen that ends a line
-
-
-class PdfError(InputError):
-    """A file that cannot be read as a PDF."""
 
 
 class EmptyPdf(PdfError):
@@ -84,37 +69,6 @@ class TooManyPages(PdfError):
 
 class PdfTooLarge(PdfError):
     """A file bigger than ``Limits.max_mb``."""
-
-
-class PdfTimeout(PdfError):
-    """Reading the file took longer than the time limit."""
-
-
-class PdfMemoryLimit(PdfError):
-    """Reading the file needed more memory than the limit."""
-
-
-class PdfCrashed(PdfError):
-    """The PDF parser process died while reading the file."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one document may cost. ``isolate=False`` parses in this process (trusted files)."""
-
-    seconds: float = 900.0       # wall clock for the whole document, OCR included
-    page_seconds: float = 180.0  # longest wait for any one page
-    memory_mb: int = 1536        # address space the parser may add to its start-up size
-    max_pages: int = 5000
-    max_mb: float = 1024.0       # file size
-    ocr_dpi: int = 300
-    ocr_max_pixels: int = 60_000_000  # pages larger than this are rendered at a lower dpi
-    ocr_jobs: int = 0            # parallel tesseract processes; 0 = min(4, CPUs)
-    ocr_lang: str = "eng"
-    isolate: bool = True
-
-    def jobs(self) -> int:
-        return self.ocr_jobs or max(1, min(4, os.cpu_count() or 1))
 
 
 def check_file(path: str | Path, limits: Limits = Limits()) -> str:
@@ -361,177 +315,6 @@ def to_page(record: tuple) -> Page:
     return Page(number, text, words, round(width, 2), round(height, 2), ocr, conf)
 
 
-# ---------------------------------------------------------------- the parser process
-
-_ERRORS = {cls.__name__: cls for cls in (
-    PdfError, EmptyPdf, NotPdf, TruncatedPdf, CorruptPdf, EncryptedPdf, TooManyPages,
-    PdfTooLarge, PdfTimeout, PdfMemoryLimit, PdfCrashed, OcrUnavailable, OcrFailed)}
-RECYCLE_AFTER = 500  # documents per parser process
-
-
-def _pack(header: dict, *arrays: np.ndarray) -> bytes:
-    head = json.dumps(header).encode()
-    return struct.pack("<I", len(head)) + head + b"".join(a.tobytes() for a in arrays)
-
-
-def _unpack(data: bytes) -> tuple[dict, memoryview]:
-    (size,) = struct.unpack_from("<I", data)
-    return json.loads(data[4:4 + size]), memoryview(data)[4 + size:]
-
-
-def _child_main() -> None:
-    """Entry point of the parser process: ``python -c ... FD LIMITS_JSON``."""
-    conn = Connection(int(sys.argv[1]))
-    limits = Limits(**json.loads(sys.argv[2]))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    try:
-        status = Path("/proc/self/status").read_text()
-        vm_kb = int(next(l for l in status.splitlines() if l.startswith("VmSize:")).split()[1])
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        resource.setrlimit(resource.RLIMIT_AS, (vm_kb * 1024 + limits.memory_mb * 2**20, hard))
-    except (OSError, StopIteration, ValueError):
-        pass  # no /proc (macOS): time limit only
-    while True:
-        try:
-            request = json.loads(conn.recv_bytes())
-        except (EOFError, OSError):
-            return
-        info: dict = {}
-        try:
-            for rec in page_records(request["path"], request["mode"], limits, info):
-                number, text, width, height, ocr, conf, boxes, offsets = rec
-                conn.send_bytes(_pack({"t": "page", "page": [number, text, width, height, ocr,
-                                                             conf, len(boxes)]},
-                                       boxes.astype("<f8"), offsets.astype("<i8")))
-            conn.send_bytes(_pack({"t": "done", "info": info}))
-        except ScreenError as exc:
-            conn.send_bytes(_pack({"t": "error", "type": type(exc).__name__,
-                                   "what": exc.what, "hint": exc.hint}))
-        except MemoryError:
-            conn.send_bytes(_pack({"t": "error", "type": "PdfMemoryLimit", "what":
-                                   f"needs more than the {limits.memory_mb} MB memory limit",
-                                   "hint": "raise Limits.memory_mb if the file is genuine"}))
-            return
-        except Exception as exc:  # pdfium surprises: one error for this file, parser lives on
-            conn.send_bytes(_pack({"t": "error", "type": "CorruptPdf", "what":
-                                   f"unreadable PDF ({type(exc).__name__}: {exc})", "hint": None}))
-
-
-class Sandbox:
-    """One parser process serving documents one after another, replaced after a
-    crash, a timeout, an abandoned document or ``RECYCLE_AFTER`` documents."""
-
-    def __init__(self, limits: Limits):
-        self.limits = limits
-        self.proc: subprocess.Popen | None = None
-        self.conn: Connection | None = None
-        self.served = 0
-
-    def __enter__(self) -> "Sandbox":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def _start(self) -> None:
-        self.close()
-        ours, theirs = Pipe()
-        root = str(Path(__file__).resolve().parents[1])
-        env = dict(os.environ, OMP_THREAD_LIMIT="1", OPENBLAS_NUM_THREADS="1",
-                   PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
-        code = "from extract.pdf import _child_main; _child_main()"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", code, str(theirs.fileno()), json.dumps(asdict(self.limits))],
-            pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        theirs.close()
-        self.conn, self.served = ours, 0
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-        if self.proc is not None:
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
-
-    def _kill(self) -> None:
-        """Stop the parser and any tesseract it started (its own process group)."""
-        if self.proc is not None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.close()
-
-    def records(self, path: str, mode: str, info: dict | None = None) -> Iterator[tuple]:
-        """Page records of ``path`` parsed in the child; raises the child's error."""
-        if self.proc is None or self.proc.poll() is not None or self.served >= RECYCLE_AFTER:
-            self._start()
-        self.served += 1
-        self.conn.send_bytes(json.dumps({"path": path, "mode": mode}).encode())
-        deadline = time.monotonic() + self.limits.seconds
-        finished = False
-        try:
-            while True:
-                header, payload = _unpack(self._receive(path, deadline))
-                if header["t"] == "page":
-                    number, text, width, height, ocr, conf, k = header["page"]
-                    boxes = np.frombuffer(payload[:32 * k], dtype="<f8").reshape(k, 4)
-                    offsets = np.frombuffer(payload[32 * k:], dtype="<i8").reshape(k, 2)
-                    yield number, text, width, height, ocr, conf, boxes, offsets
-                elif header["t"] == "done":
-                    finished = True
-                    if info is not None:
-                        info.update(header["info"])
-                    return
-                else:
-                    finished = True
-                    cls = _ERRORS.get(header["type"], PdfError)
-                    raise cls(header["what"], path, header["hint"])
-        finally:
-            if not finished:
-                self._kill()
-
-    def _receive(self, path: str, deadline: float) -> bytes:
-        wait = min(deadline - time.monotonic(), self.limits.page_seconds)
-        if wait <= 0 or not self.conn.poll(wait):
-            self._kill()
-            raise PdfTimeout(f"reading stopped after the time limit ({self.limits.seconds:g} s "
-                             f"a document, {self.limits.page_seconds:g} s a page)", path,
-                             "the file may be built to stall parsers; raise Limits.seconds "
-                             "if it is genuine")
-        try:
-            return self.conn.recv_bytes()
-        except (EOFError, OSError):
-            raise self._death(path) from None
-
-    def _death(self, path: str) -> PdfError:
-        """The error for a parser that died: memory if it grew past half its budget."""
-        try:
-            _, status, usage = os.wait4(self.proc.pid, 0)
-            self.proc.returncode = code = os.waitstatus_to_exitcode(status)
-            peak_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
-        except ChildProcessError:
-            code, peak_mb = self.proc.wait(), 0.0
-        self._kill()
-        try:
-            how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-        except ValueError:
-            how = f"signal {-code}"
-        if peak_mb > self.limits.memory_mb / 2:
-            return PdfMemoryLimit(f"needs more than the {self.limits.memory_mb} MB memory limit "
-                                  f"(parser stopped by {how} at {peak_mb:.0f} MB)", path,
-                                  "a decompression bomb or a huge image; raise "
-                                  "Limits.memory_mb if the file is genuine")
-        return PdfCrashed(f"the PDF parser died ({how})", path,
-                          "the file is malformed in a way that crashes pdfium")
-
-
 # ---------------------------------------------------------------- public API
 
 def _check_mode(ocr: str) -> None:
@@ -559,8 +342,14 @@ def iter_pages(path: str | Path, ocr: str = "auto", limits: Limits | None = None
     yield from map(to_page, _records(path, ocr, limits, None, info))
 
 
-def extract(path: str | Path, ocr: str = "auto", limits: Limits | None = None) -> Document:
-    """One PDF as a Document (kind "pdf", doc_id "pdf:<sha256 of the bytes>")."""
+def extract(path: str | Path, ocr: str = "auto", limits: Limits | None = None,
+            sandbox: Sandbox | None = None) -> Document:
+    """One PDF as a Document (kind "pdf", doc_id "pdf:<sha256 of the bytes>").
+
+    ``sandbox``: a parser process to reuse (its limits apply; see
+    ``Sandbox.for_process``); by default a child is started for this file."""
+    if sandbox is not None:
+        return _document(path, ocr, sandbox.limits, sandbox)
     return _document(path, ocr, limits or Limits(), None)
 
 

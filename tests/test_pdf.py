@@ -157,6 +157,61 @@ def test_parser_crash_is_an_input_error_and_the_next_file_gets_a_new_parser():
         assert len(list(box.records(str(HOSTILE / "text.pdf"), "auto"))) == 2
 
 
+def test_one_child_serves_many_documents_and_a_bad_file_does_not_poison_the_next():
+    text, rotated = extract(HOSTILE / "text.pdf"), extract(HOSTILE / "rotated.pdf")
+    with Sandbox(FAST) as box:
+        assert extract(HOSTILE / "text.pdf", sandbox=box) == text
+        first = box.pid
+        with pytest.raises(CorruptPdf):
+            extract(HOSTILE / "corrupt.pdf", sandbox=box)
+        with pytest.raises(EncryptedPdf):
+            extract(HOSTILE / "encrypted.pdf", sandbox=box)
+        # errors the parser reports leave the same child serving, unharmed
+        assert extract(HOSTILE / "rotated.pdf", sandbox=box) == rotated and box.pid == first
+        with pytest.raises(PdfMemoryLimit):
+            extract(HOSTILE / "bomb.pdf", sandbox=box)
+        # the child that hit the memory limit is never asked again
+        assert extract(HOSTILE / "text.pdf", sandbox=box) == text and box.pid != first
+        assert box.started == 2 and box.served == 1
+
+
+def test_a_timed_out_child_is_replaced_and_the_next_document_has_its_full_time():
+    with Sandbox(Limits(max_pages=20_000, seconds=0.5)) as box:
+        assert len(extract(HOSTILE / "text.pdf", sandbox=box).pages) == 2
+        first = box.pid
+        with pytest.raises(PdfTimeout):
+            extract(HOSTILE / "many_pages.pdf", sandbox=box)
+        # a new child; its start-up does not count against the document's 0.5 s
+        assert len(extract(HOSTILE / "text.pdf", sandbox=box).pages) == 2
+        assert box.pid != first and box.started == 2
+
+
+def test_children_are_recycled_after_a_number_of_documents():
+    with Sandbox(FAST, recycle_after=2) as box:
+        pids = []
+        for _ in range(5):
+            extract(HOSTILE / "text.pdf", sandbox=box)
+            pids.append(box.pid)
+        assert box.started == 3 and len(set(pids)) == 3 and pids[0] == pids[1] != pids[2]
+
+
+def test_for_process_gives_one_sandbox_per_process_and_thread():
+    import threading
+
+    box = Sandbox.for_process(FAST)
+    assert Sandbox.for_process(FAST) is box and Sandbox.for_process(Limits()) is not box
+    other = []
+    worker = threading.Thread(target=lambda: other.append(Sandbox.for_process(FAST)))
+    worker.start()
+    worker.join()
+    assert other[0] is not box
+    extract(HOSTILE / "text.pdf", sandbox=box)
+    child = box.proc
+    Sandbox.close_all()
+    assert box.proc is None and child.returncode == 0  # told to stop, it exited cleanly
+    assert Sandbox.for_process(FAST) is not box
+
+
 def test_timeout_is_an_input_error():
     start = time.monotonic()
     with pytest.raises(PdfTimeout, match="time limit"):

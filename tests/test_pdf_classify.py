@@ -42,6 +42,23 @@ def test_pdfs_and_award_files_mixed(tmp_path, capsys):
     assert err.count("Error: ") == 3 and str(folder / "empty.pdf") in err
 
 
+def test_one_parser_child_serves_the_run_and_bad_files_do_not_poison_the_next(tmp_path):
+    folder = tmp_path / "dump"
+    folder.mkdir()
+    for name, src in [("a.pdf", "text.pdf"), ("b.pdf", "bomb.pdf"), ("c.pdf", "text.pdf"),
+                      ("d.pdf", "corrupt.pdf"), ("e.pdf", "text.pdf")]:
+        shutil.copy(HOSTILE / src, folder / name)
+    out = tmp_path / "r.jsonl"
+    summary = pipeline.run([folder], out, ocr="never")
+    rows = by_name(lines(out))
+    assert [rows[n]["error"]["type"] if rows[n]["error"] else None for n in sorted(rows)] == \
+        [None, "PdfMemoryLimit", None, "CorruptPdf", None]
+    strip = lambda r: {k: v for k, v in r.items() if k != "source"}  # noqa: E731
+    assert strip(rows["a.pdf"]) == strip(rows["c.pdf"]) == strip(rows["e.pdf"])
+    assert summary.pages == 6 and len(summary.failed_files) == 2
+    assert pipeline.pdf.Sandbox._shared == {}  # the run's parser child is stopped
+
+
 def test_a_done_pdf_is_not_read_again(tmp_path):
     out = tmp_path / "r.jsonl"
     src = str(HOSTILE / "text.pdf")
