@@ -20,6 +20,14 @@ system-deps:
 	    echo "Note: tesseract is not installed, so scanned PDF pages cannot be OCR'd."; \
 	    echo "      Install it with: sudo apt-get install tesseract-ocr (Debian/Ubuntu) or brew install tesseract"; \
 	  fi; }
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing chromium (the review app's real-browser test)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Note: chromium is not installed, so the review app's browser test is skipped."; \
+	    echo "      Install it with: sudo apt-get install chromium"; \
+	  fi; }
 
 $(BIN)/sanctuary-screen: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || \
@@ -40,6 +48,10 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/bench_classify.py
+	$(BIN)/python bench/bench_pdf.py --no-ocr
+	$(BIN)/python bench/bench_rollup.py
+	$(BIN)/python bench/bench_review.py
+	$(BIN)/python bench/bench_log.py
 
 train: setup
 	$(BIN)/sanctuary-screen train

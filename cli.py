@@ -20,6 +20,9 @@ EXAMPLES = {
     "train": "sanctuary-screen train",
     "evaluate": "sanctuary-screen evaluate",
     "summary": "sanctuary-screen summary results/awards.jsonl",
+    "review": "sanctuary-screen review results/awards.jsonl --data-root ../shared/data",
+    "vendors": "sanctuary-screen vendors results/awards.jsonl --decisions "
+               "annotations/decisions.jsonl -o list.csv --previous last_list.csv",
 }
 
 
@@ -42,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--ocr", choices=("auto", "always", "never"), default="auto",
                    help="OCR PDF pages: auto (pages with no or a garbled text layer), "
                         "always, never (default auto)")
+    c.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on Dask (needs the 'dask' extra): a scheduler address "
+                        "(tcp://host:8786) whose workers have this package and the model, "
+                        "or local / local:N to start N local worker processes (default --jobs)")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
 
     t = sub.add_parser("train", help="train the classifier from annotations/training",
@@ -64,6 +71,29 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="counts of labels per agency and top vendors in results",
                        epilog="example: " + EXAMPLES["summary"])
     s.add_argument("results", nargs="+")
+
+    v = sub.add_parser("vendors", help="the vendor list: per vendor and category, status, "
+                       "dollars, dates and evidence; optionally the changes since a previous list",
+                       epilog="example: " + EXAMPLES["vendors"])
+    v.add_argument("results", nargs="+", help="results files (JSONL) written by classify")
+    v.add_argument("--decisions", help="decision log of the review app (JSONL)")
+    v.add_argument("-o", "--output", required=True,
+                   help="list file: .csv (Excel; provenance in OUTPUT.provenance.json), "
+                        ".json or .md (a report for readers)")
+    v.add_argument("--previous", help="list CSV published before: print what changed and "
+                   "write it as JSON")
+    v.add_argument("--diff", help="where to write the changes (default OUTPUT.diff.json)")
+    v.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+
+    r = sub.add_parser("review", help="open the review app (Streamlit) on results files",
+                       epilog="example: " + EXAMPLES["review"])
+    r.add_argument("results", nargs="+", help="results files (JSONL)")
+    r.add_argument("--log", help="decision log (default annotations/decisions.jsonl)")
+    r.add_argument("--data-root", default=".",
+                   help="only documents under this folder are opened (default: here)")
+    r.add_argument("--port", type=int, default=8501, help="port to serve on (default 8501)")
+    r.add_argument("--double-review", type=float, default=0.0, metavar="SHARE",
+                   help="share of items (0-1) also sent blind to a second reviewer")
     return p
 
 
@@ -102,7 +132,7 @@ def _classify(args) -> int:
 
     summary = pipeline.run(args.inputs, args.output, Path(args.model), jobs=args.jobs,
                            force=args.force, encoding=args.encoding, ocr=args.ocr,
-                           progress=progress if bar else None)
+                           progress=progress if bar else None, scheduler=args.scheduler)
     if bar:
         bar.close()
     for message in summary.messages:
@@ -148,7 +178,39 @@ def _summary(args) -> int:
     return 0
 
 
-COMMANDS = {"classify": _classify, "train": _train, "evaluate": _evaluate, "summary": _summary}
+def _vendors(args) -> int:
+    from vendors.diff import render_diff
+    from vendors.export import publish, render_summary
+
+    pub = publish(args.results, args.output, decisions=args.decisions,
+                  previous=args.previous, diff_output=args.diff)
+    if not args.quiet:
+        print(render_summary(pub))
+        if pub.diff is not None:
+            print(render_diff(pub.diff))
+    return 0
+
+
+def _review(args) -> int:
+    import subprocess
+
+    for path in args.results:                          # missing file: Error, not a blank app
+        if not Path(path).is_file():
+            raise ScreenError("cannot open results", path, "no such file")
+    if not 0.0 <= args.double_review <= 1.0:
+        raise ScreenError(f"--double-review {args.double_review} is not a share between 0 and 1")
+    app = Path(__file__).resolve().parent / "app.py"
+    extra = ["--data-root", str(Path(args.data_root).resolve()),
+             "--double-review", str(args.double_review)]
+    if args.log:
+        extra += ["--log", str(Path(args.log).resolve())]
+    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app),
+                            "--server.port", str(args.port), "--",
+                            *[str(Path(p).resolve()) for p in args.results], *extra])
+
+
+COMMANDS = {"classify": _classify, "train": _train, "evaluate": _evaluate, "summary": _summary,
+            "vendors": _vendors, "review": _review}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,14 +3,19 @@
 ``run()`` is what ``sanctuary-screen classify`` calls. It expands inputs (files
 and folders, sorted, hidden files skipped), resumes an existing output (no
 record twice, none missing), classifies award records in batches, in this
-process or in a pool of ``jobs`` processes, and writes one line per record as
-results come in. A broken file or record becomes an error line and the run
-goes on; the summary says how many failed.
+process, in a pool of ``jobs`` processes or on Dask (``scheduler``), and writes
+one line per record as results come in, in input order. Each process parses
+PDFs in one long-lived sandboxed child (``extract.sandbox``). A broken file or
+record becomes an error line and the run goes on; the summary says how many failed.
 """
 from __future__ import annotations
 
+import gc
 import json
+import logging
+import threading
 import time
+from collections import deque
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +33,7 @@ from results import Classifier, error_line
 AWARD_SUFFIXES = {".csv", ".tsv", ".txt"}
 PDF_SUFFIXES = {".pdf"}
 BATCH = 2000
+PDF_LIMITS = pdf.Limits()
 
 
 # ---------------------------------------------------------------- inputs
@@ -69,8 +75,11 @@ def count_records(path: Path) -> int:
 
 # ---------------------------------------------------------------- tasks
 # A task is (function, args): it returns (JSON lines, pages read). It runs in
-# this process with its Classifier, or in a pool worker with the worker's own.
+# this process with its Classifier, in a pool worker or on a Dask worker with
+# the worker's own (loaded once per worker process, never shipped with a task).
 _WORKER: Classifier | None = None
+_DASK_MODELS: dict[str, Classifier] = {}  # model path -> Classifier, in a Dask worker
+_DASK_LOCK = threading.Lock()
 
 
 def _init_worker(model_path: str) -> None:
@@ -82,25 +91,54 @@ def _in_worker(fn, *args):
     return fn(_WORKER, *args)
 
 
+def _dask_task(model_path: str, name: str, args: tuple) -> tuple[list[str], int]:
+    """A task on a Dask worker: the task function by name, with the worker's model."""
+    with _DASK_LOCK:  # a worker's threads share one model
+        classifier = _DASK_MODELS.get(model_path)
+        if classifier is None:
+            _DASK_MODELS.clear()
+            classifier = _DASK_MODELS[model_path] = Classifier.from_path(Path(model_path))
+    return TASKS[name](classifier, *args)
+
+
 def award_rows(classifier: Classifier, schema: str, header: list[str], path: str,
                day_first: bool | None, rows: list) -> tuple[list[str], int]:
-    """Build and classify one batch of raw award rows."""
-    builder = RecordBuilder(schema, header, path, day_first)
-    built = [(index, row if isinstance(row, RecordError) else builder.build(index, row))
-             for index, row in rows]
-    results = iter(classifier.awards([d for _, d in built if not isinstance(d, RecordError)]))
-    lines = [error_line("award", path, index, doc, classifier.model_version)
-             if isinstance(doc, RecordError) else next(results) for index, doc in built]
-    return [json.dumps(line, ensure_ascii=False) for line in lines], 0
+    """Build and classify one batch of raw award rows.
+
+    The cyclic garbage collector is paused for the batch: its many short-lived
+    objects hold no cycles, and each full collection would walk the model and
+    the caches (a third of the run's time when left on).
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        builder = RecordBuilder(schema, header, path, day_first)
+        built = [(index, row if isinstance(row, RecordError) else builder.build(index, row))
+                 for index, row in rows]
+        results = iter(classifier.award_lines([d for _, d in built
+                                               if not isinstance(d, RecordError)]))
+        return [json.dumps(error_line("award", path, index, doc, classifier.model_version),
+                           ensure_ascii=False)
+                if isinstance(doc, RecordError) else next(results) for index, doc in built], 0
+    finally:
+        if paused:
+            gc.enable()
 
 
 def pdf_document(classifier: Classifier, path: str, ocr: str) -> tuple[list[str], int]:
-    """Extract, split, find entities in and classify one PDF."""
+    """Extract, split, find entities in and classify one PDF.
+
+    The PDF is parsed by this process's long-lived parser child
+    (``Sandbox.for_process``): the per-document time and memory limits hold,
+    and a child that crashed, timed out or ran out of memory is replaced
+    before the next document.
+    """
     try:
-        doc = pdf.extract(path, ocr=ocr)
+        doc = pdf.extract(path, ocr=ocr, sandbox=pdf.Sandbox.for_process(PDF_LIMITS))
     except ScreenError as err:
         return [json.dumps(error_line("pdf", path, None, err, classifier.model_version))], 0
-    line = classifier.pdf(doc, split_document(doc), extract_entities(doc.pages))
+    passages = split_document(doc)
+    line = classifier.pdf(doc, passages, extract_entities(doc.pages, passages))
     return [json.dumps(line, ensure_ascii=False)], len(doc.pages)
 
 
@@ -161,8 +199,14 @@ def read_done(output: Path, model_version: str) -> dict[str, set[int | None]]:
 
 def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.DEFAULT_MODEL,
         jobs: int = 1, force: bool = False, encoding: str | None = None, ocr: str = "auto",
-        progress: Callable[[int, int, RunSummary], None] | None = None) -> RunSummary:
+        progress: Callable[[int, int, RunSummary], None] | None = None,
+        scheduler: str | None = None) -> RunSummary:
     """Classify every award record and PDF of ``inputs`` into ``output`` (JSONL).
+
+    ``scheduler``: run the tasks on Dask instead of a process pool: the address
+    of a dask.distributed scheduler (``tcp://host:8786``), or ``local`` /
+    ``local:N`` for a local cluster of ``jobs`` / N worker processes. The output
+    is the same line for line.
 
     ``progress(n_done, n_total, summary)`` is called as lines are written (the
     CLI draws a bar with it). Raises ModelError / OutputExists before any work
@@ -183,8 +227,11 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
     if progress:
         progress(0, total, summary)
     output.parent.mkdir(parents=True, exist_ok=True)
-    pool = ProcessPoolExecutor(jobs, initializer=_init_worker,
-                               initargs=(str(model_path),)) if jobs > 1 else None
+    if scheduler:
+        pool = DaskPool(scheduler, jobs, model_path)
+    else:
+        pool = ProcessPoolExecutor(jobs, initializer=_init_worker,
+                                   initargs=(str(model_path),)) if jobs > 1 else None
     written = 0
     try:
         with open(output, "a", encoding="utf-8") as out:
@@ -201,6 +248,8 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
+        else:
+            pdf.Sandbox.close_all()  # this process's PDF parser child
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -236,18 +285,66 @@ def _ready(classifier, lines):
 
 
 def _execute(tasks, classifier, pool, jobs) -> Iterator[tuple[list[str], int]]:
-    """Run tasks here, or in the pool with a bounded window; results in order."""
+    """Run tasks here, or in the pool (process pool or Dask) with a bounded
+    window of tasks in flight; results in input order."""
     if pool is None:
         for fn, args in tasks:
             yield fn(classifier, *args)
         return
-    pending = []
+    if isinstance(pool, DaskPool):
+        submit, window = pool.submit, pool.window
+    else:
+        submit, window = (lambda fn, args: pool.submit(_in_worker, fn, *args)), 4 * jobs
+    pending: deque = deque()
     for fn, args in tasks:
-        pending.append(pool.submit(_in_worker, fn, *args))
-        if len(pending) >= 4 * jobs:  # a bounded window keeps memory flat
-            yield pending.pop(0).result()
-    for fut in pending:
-        yield fut.result()
+        pending.append(submit(fn, args))
+        if len(pending) >= window:  # a bounded window keeps memory flat
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+class DaskPool:
+    """Tasks on a dask.distributed cluster: ``local`` / ``local:N`` start a
+    LocalCluster of worker processes (one thread each), anything else is the
+    address of a running scheduler. Workers load the model themselves, once
+    (``_dask_task``), from ``model_path``, which must exist on them."""
+
+    def __init__(self, scheduler: str, jobs: int, model_path: Path):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as exc:
+            raise ScreenError("--scheduler needs dask.distributed, which is not installed",
+                              hint="pip install 'sanctuary-screen[dask]'") from exc
+        self.model_path = str(Path(model_path).resolve())
+        self.cluster = None
+        if scheduler == "local" or scheduler.startswith("local:"):
+            n = scheduler[6:] or str(jobs)
+            if not n.isdigit() or int(n) < 1:
+                raise ScreenError(f"bad scheduler {scheduler!r}",
+                                  hint="use local, local:N (N workers) or tcp://host:port")
+            self.cluster = LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=logging.ERROR)
+            self.client = Client(self.cluster)
+        else:
+            try:
+                self.client = Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ScreenError(f"cannot reach the Dask scheduler ({exc})", scheduler,
+                                  "check the address (tcp://host:8786) and that it runs") from exc
+        threads = sum(self.client.nthreads().values())
+        self.window = max(4, 2 * threads)
+
+    def submit(self, fn, args):
+        return self.client.submit(_dask_task, self.model_path, fn.__name__, args, pure=False)
+
+    def shutdown(self, cancel_futures: bool = True) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+TASKS = {fn.__name__: fn for fn in (award_rows, pdf_document, _ready)}
 
 
 def _row_batches(award_file: AwardFile, finished: set, summary) -> Iterator[list]:

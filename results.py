@@ -14,6 +14,8 @@ carry the score).
 """
 from __future__ import annotations
 
+import json
+from itertools import islice
 from pathlib import Path
 
 from extract.clean import clean_text
@@ -24,6 +26,11 @@ from models.scorer import Scorer, term_spans
 
 FIELD_NAMES = ("description", "psc", "naics")
 MAX_EVIDENCE = 5
+AWARD_CACHE = 100_000  # distinct (description, PSC, NAICS) results kept per process
+
+# json.dumps(obj, ensure_ascii=False) without building an encoder per call
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+_LOADED: dict[tuple, "Classifier"] = {}  # the last model loaded, see from_path
 
 
 class Classifier:
@@ -33,12 +40,32 @@ class Classifier:
         self.scorer = Scorer(pipeline)
         self.model_version = model_version
         self._clean: dict[str, str] = {}
-        self._evidence: dict[tuple, list[dict]] = {}  # (raw fields, label) -> evidence
+        # raw (description, psc, naics) -> (scores, labels, their JSON)
+        self._awards: dict[tuple[str, str, str], tuple[dict, list, str]] = {}
+        self._field_evidence: dict[tuple, dict] = {}  # (field, raw text, label) -> evidence
+        self._tail = ", \"model_version\": " + _encode(model_version) + ", \"error\": null}"
 
     @classmethod
     def from_path(cls, model_path: Path) -> "Classifier":
-        pipeline = store.load(model_path)
-        return cls(pipeline, pipeline.named_steps["clf"].version_)
+        """The model in ``model_path``, loaded once per process.
+
+        The last model loaded is kept (keyed by path, size and modification
+        time), so pool workers forked after the parent loaded it start at once.
+        """
+        path = Path(model_path)
+        try:
+            stat = path.stat()
+            key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            key = None  # store.load raises the clear error
+        if key is not None and key in _LOADED:
+            return _LOADED[key]
+        pipeline = store.load(path)
+        classifier = cls(pipeline, pipeline.named_steps["clf"].version_)
+        _LOADED.clear()
+        if key is not None:
+            _LOADED[key] = classifier
+        return classifier
 
     # ------------------------------------------------------------ awards
     def clean(self, text: str) -> str:
@@ -51,37 +78,78 @@ class Classifier:
 
     def awards(self, docs: list[Document]) -> list[dict]:
         """Results lines for many award records, scored in one batch."""
-        raws = [{p.field: p.text for p in doc.passages} for doc in docs]
-        triples = [tuple(self.clean(raw.get(f, "")) for f in FIELD_NAMES) for raw in raws]
-        probs = self.scorer.scores_batch(triples).tolist()
-        return [self._award_line(doc, raw, triple, dict(zip(self.scorer.labels, p)))
-                for doc, raw, triple, p in zip(docs, raws, triples, probs)]
+        return [self._line(doc, scores, labels, award_entities(doc.metadata),
+                           vendor=doc.metadata.get("vendor"),
+                           parent=doc.metadata.get("vendor_parent"),
+                           agency=doc.metadata.get("agency"), metadata=doc.metadata)
+                for doc, (scores, labels, _) in zip(docs, self._award_results(docs))]
 
-    def _award_line(self, doc: Document, raw: dict, triple, scores: dict) -> dict:
-        labels = [{"label": label, "score": round(scores[label], 4),
-                   "evidence": self._award_evidence(raw, triple, label)}
-                  for label in self._passing(scores)]
-        meta = doc.metadata
-        return self._line(doc, scores, labels, award_entities(meta),
-                          vendor=meta.get("vendor"), parent=meta.get("vendor_parent"),
-                          agency=meta.get("agency"), metadata=meta)
+    def award_lines(self, docs: list[Document]) -> list[str]:
+        """``awards(docs)`` as JSON lines (``json.dumps(line, ensure_ascii=False)``).
 
-    def _award_evidence(self, raw: dict, triple, label: str) -> list[dict]:
-        """Evidence for ``label``; identical records share one computation."""
-        key = (tuple(raw.get(f, "") for f in FIELD_NAMES), label)
-        cached = self._evidence.get(key)
-        if cached is None:
-            cached = []
-            for item in self.scorer.field_evidence(triple, label):
-                name = FIELD_NAMES[item["field"]]
-                text = raw[name]
-                cached.append({"text": text, "field": name, "page": None, "start": 0,
-                               "end": len(text), "boxes": [], "score": round(item["score"], 4),
-                               "terms": term_spans(text, item["terms"])})
-            if len(self._evidence) > 50_000:
-                self._evidence.clear()
-            self._evidence[key] = cached
-        return cached
+        The scores and labels of a distinct (description, PSC, NAICS) are
+        serialised once; each record adds its own head and entities.
+        """
+        out = []
+        for doc, (_, _, scored) in zip(docs, self._award_results(docs)):
+            meta = doc.metadata
+            head = _encode({"doc_id": doc.doc_id, "kind": doc.kind, "source": doc.source,
+                            "vendor": meta.get("vendor"), "parent": meta.get("vendor_parent"),
+                            "agency": meta.get("agency"), "title": doc.title,
+                            "metadata": meta})
+            out.append(head[:-1] + ", " + scored + ", \"entities\": "
+                       + _encode(award_entities(meta)) + self._tail)
+        return out
+
+    def _award_results(self, docs: list[Document]) -> list[tuple[dict, list, str]]:
+        """``(scores, labels, '"scores": ..., "labels": ...')`` per record.
+
+        Scores and evidence depend only on the record's raw (description, PSC,
+        NAICS), so each distinct triple is cleaned, scored and explained once,
+        and kept for later batches (the oldest half goes when the cache is full).
+        """
+        raws = []
+        for doc in docs:
+            text = {p.field: p.text for p in doc.passages}
+            raws.append((text.get("description", ""), text.get("psc", ""),
+                         text.get("naics", "")))  # FIELD_NAMES
+        cache = self._awards
+        distinct = dict.fromkeys(raws)
+        found = {raw: cache[raw] for raw in distinct if raw in cache}
+        todo = [raw for raw in distinct if raw not in found]
+        if todo:
+            triples = [tuple(self.clean(t) for t in raw) for raw in todo]
+            probs = self.scorer.scores_batch(triples).tolist()
+            if len(cache) + len(todo) > AWARD_CACHE:
+                for raw in list(islice(cache, len(cache) // 2 + len(todo))):
+                    del cache[raw]
+            for raw, triple, p in zip(todo, triples, probs):
+                scores = dict(zip(self.scorer.labels, p))
+                labels = [{"label": label, "score": round(scores[label], 4),
+                           "evidence": self._award_evidence(raw, triple, label)}
+                          for label in self._passing(scores)]
+                scored = _encode({"scores": {k: round(v, 4) for k, v in scores.items()},
+                                  "labels": labels})[1:-1]
+                found[raw] = cache[raw] = (scores, labels, scored)
+        return [found[raw] for raw in raws]
+
+    def _award_evidence(self, raw: tuple, triple, label: str) -> list[dict]:
+        """Evidence for ``label``: the fields that raise its score, strongest first."""
+        evidence = []
+        for item in self.scorer.field_evidence(triple, label):
+            key = (item["field"], raw[item["field"]], label)  # PSC, NAICS repeat
+            found = self._field_evidence.get(key)
+            if found is None:
+                text = raw[item["field"]]
+                found = {"text": text, "field": FIELD_NAMES[item["field"]], "page": None,
+                         "start": 0, "end": len(text), "boxes": [],
+                         "score": round(item["score"], 4),
+                         "terms": term_spans(text, item["terms"])}
+                if len(self._field_evidence) >= AWARD_CACHE:
+                    self._field_evidence.clear()
+                self._field_evidence[key] = found
+            evidence.append(found)
+        return evidence
 
     # ------------------------------------------------------------ PDFs
     def pdf(self, doc: Document, passages: list[Passage], entities: list) -> dict:
@@ -126,6 +194,7 @@ class Classifier:
 
     def _line(self, doc: Document, scores: dict, labels: list, entities: list, *,
               vendor, parent, agency, metadata) -> dict:
+        # award_lines writes these keys in this order too (a test compares them)
         return {
             "doc_id": doc.doc_id,
             "kind": doc.kind,
@@ -143,21 +212,26 @@ class Classifier:
         }
 
 
+def forget_loaded() -> None:
+    """Drop the model ``Classifier.from_path`` keeps (the next call loads it again)."""
+    _LOADED.clear()
+
+
 def award_entities(meta: dict) -> list[dict]:
     """Entities of an award record come from its structured fields."""
     ents = []
-    if meta.get("vendor"):
-        ents.append({"label": "VENDOR", "text": meta["vendor"], "value": meta["vendor"]})
-    if meta.get("agency"):
-        ents.append({"label": "AGENCY", "text": meta.get("agency_name", meta["agency"]),
-                     "value": meta["agency"]})
+    get = meta.get
+    if value := get("vendor"):
+        ents.append({"label": "VENDOR", "text": value, "value": value})
+    if value := get("agency"):
+        ents.append({"label": "AGENCY", "text": get("agency_name", value), "value": value})
     for key in ("piid", "parent_piid", "award_key"):
-        if meta.get(key):
-            ents.append({"label": "AWARD_ID", "text": meta[key], "value": meta[key]})
-    if meta.get("amount") is not None:
-        ents.append({"label": "MONEY", "text": str(meta["amount"]), "value": meta["amount"]})
-    if meta.get("action_date"):
-        ents.append({"label": "DATE", "text": meta["action_date"], "value": meta["action_date"]})
+        if value := get(key):
+            ents.append({"label": "AWARD_ID", "text": value, "value": value})
+    if (value := get("amount")) is not None:
+        ents.append({"label": "MONEY", "text": str(value), "value": value})
+    if value := get("action_date"):
+        ents.append({"label": "DATE", "text": value, "value": value})
     return ents
 
 

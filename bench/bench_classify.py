@@ -3,14 +3,20 @@
 Both are measured in this run on the same files, so the ratio is meaningful on
 a noisy machine. Usage:
 
-    python bench/bench_classify.py [FILES_OR_FOLDERS...] [--jobs N]
+    python bench/bench_classify.py [FILES_OR_FOLDERS...] [--jobs N] [--no-stages]
 
 Default input: ../shared/data/awards/usaspending_api_cbp_ice (57,476 rows).
+Each classify run loads the model itself (``forget_loaded``), so "incl. load"
+is what a user's run costs; "excl. load" subtracts the separately timed load.
+"cpu" is the CPU time of the run's processes (this one and its workers).
+The stage table then times one run's parts in this process (--jobs 1 path):
+where the time goes.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import os
 import sys
 import tempfile
@@ -21,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import pipeline  # noqa: E402
-from results import Classifier  # noqa: E402
+from extract.awards import AwardFile, RecordBuilder  # noqa: E402
+from results import Classifier, forget_loaded  # noqa: E402
 from models import store  # noqa: E402
 
 DEFAULT = ROOT.parent / "shared" / "data" / "awards" / "usaspending_api_cbp_ice"
@@ -45,28 +52,87 @@ def best_of(n: int, fn):
     return min(times), result
 
 
+def cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def load() -> Classifier:
+    forget_loaded()
+    return Classifier.from_path(store.DEFAULT_MODEL)
+
+
+def stages(paths: list[Path], out: Path) -> dict[str, float]:
+    """Wall seconds per stage of one in-process run (what --jobs 1 does)."""
+    spent = dict.fromkeys(("model load", "read rows (csv + batching)", "build Documents",
+                           "score + evidence (distinct texts)", "line JSON (per record)",
+                           "write"), 0.0)
+    names = list(spent)
+    t = time.perf_counter()
+    classifier = load()
+    spent[names[0]] += time.perf_counter() - t
+    with open(out, "w", encoding="utf-8") as fh:
+        for path in paths:
+            if path.suffix.lower() not in pipeline.AWARD_SUFFIXES:
+                continue
+            t = time.perf_counter()
+            with AwardFile(path) as award_file:
+                for rows in pipeline._row_batches(award_file, set(), None):
+                    spent[names[1]] += time.perf_counter() - t
+                    gc.disable()  # as pipeline.award_rows does
+                    t = time.perf_counter()
+                    builder = RecordBuilder(award_file.schema.name, award_file.header,
+                                            str(path), award_file.dates.day_first)
+                    docs = [builder.build(i, row) for i, row in rows]
+                    t = _lap(spent, names[2], t)
+                    classifier._award_results(docs)  # the per-triple part, then cached
+                    t = _lap(spent, names[3], t)
+                    lines = classifier.award_lines(docs)
+                    t = _lap(spent, names[4], t)
+                    fh.write("\n".join(lines) + "\n")
+                    t = _lap(spent, names[5], t)
+                    gc.enable()
+    return spent
+
+
+def _lap(spent: dict, name: str, t: float) -> float:
+    now = time.perf_counter()
+    spent[name] += now - t
+    return now
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("inputs", nargs="*", default=[str(DEFAULT)])
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--no-stages", action="store_true", help="skip the per-stage table")
     args = ap.parse_args()
     paths = pipeline.expand_inputs(args.inputs)
     if not paths:
         sys.exit(f"no input files in {args.inputs}")
     t_read, rows = best_of(3, lambda: read_only(paths))
-    t_load, _ = best_of(1, lambda: Classifier.from_path(store.DEFAULT_MODEL))
+    t_load, _ = best_of(1, load)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.jsonl"
         runs = {}
         for jobs in sorted({1, args.jobs}):
+            forget_loaded()
+            cpu = cpu_seconds()
             t, summary = best_of(1, lambda: pipeline.run(paths, out, jobs=jobs, force=True))
-            runs[jobs] = (t, summary.records)
+            runs[jobs] = (t, cpu_seconds() - cpu, summary.records)
+        spent = None if args.no_stages else stages(paths, Path(tmp) / "staged.jsonl")
     print(f"input: {len(paths)} files, {rows:,} records")
     print(f"{'csv module, read only':<34} {t_read:7.2f} s  {rows / t_read:>10,.0f} rec/s   1.0x")
-    print(f"{'model load (once per process)':<34} {t_load:7.2f} s")
-    for jobs, (t, n) in runs.items():
+    print(f"{'model load (once per run)':<34} {t_load:7.2f} s")
+    for jobs, (t, cpu, n) in runs.items():
         print(f"{f'classify --jobs {jobs} (incl. load)':<34} {t:7.2f} s  {n / t:>10,.0f} rec/s "
-              f"{t / t_read:6.1f}x   excl. load {(t - t_load) / t_read:5.1f}x")
+              f"{t / t_read:6.1f}x   excl. load {(t - t_load) / t_read:5.1f}x"
+              f"   cpu {cpu:6.2f} s")
+    if spent:
+        total = sum(spent.values())
+        print(f"\nstages of one in-process run ({total:.2f} s; x = multiple of the csv read)")
+        for name, t in spent.items():
+            print(f"  {name:<36} {t:7.2f} s  {100 * t / total:5.1f}%  {t / t_read:6.1f}x")
 
 
 if __name__ == "__main__":

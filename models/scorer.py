@@ -1,10 +1,12 @@
 """Fast scoring and evidence from a fitted pipeline, without scikit-learn at run time.
 
 ``Scorer(pipeline)`` reads the fitted vocabularies, idf weights, coefficients
-and calibration once and scores passages with plain dict lookups. It computes
-exactly what ``pipeline.predict_proba`` computes (a test checks this), an order
-of magnitude faster for one passage at a time, and it caches the parts of the
-score that come from repeated field values (PSC and NAICS descriptions).
+and calibration once and scores passages with dict lookups and one sparse
+product per feature block and batch. It computes exactly what
+``pipeline.predict_proba`` computes (a test checks this), an order of magnitude
+faster for one passage at a time, and it caches what repeats: the parts of the
+score and the evidence of each field value (PSC and NAICS descriptions repeat a
+lot), and each word's character n-grams.
 
 Evidence: the score of a label is ``intercept + sum(part per field)``; each
 part is the exact contribution of one passage, and inside a passage each
@@ -15,8 +17,10 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import chain
 
 import numpy as np
+import scipy.sparse as sp
 from dataclasses import dataclass
 
 from .classifier import FEATURES, FIELDS, LABELS
@@ -52,58 +56,90 @@ class _BlockModel:
         self._word_ids: dict[str, list[int]] = {}  # char_wb: word -> its n-grams' ids
 
     def _word_grams(self, text: str) -> list[str]:
+        """sklearn's word n-grams: all 1-grams, then all 2-grams, ..., with repeats."""
         tokens = self.token.findall(text.lower())
         lo, hi = self.ngram_range
-        return [" ".join(tokens[i:i + n]) for n in range(lo, hi + 1)
-                for i in range(len(tokens) - n + 1)]
+        grams = tokens if lo == 1 else []
+        for n in range(max(lo, 2), hi + 1):
+            if n == 2:
+                grams = grams + [a + " " + b for a, b in zip(tokens, tokens[1:])]
+            else:
+                grams = grams + [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+        return grams
 
     def ids(self, text: str) -> list[int]:
         """Vocabulary ids of the text's n-grams, with repeats."""
-        vocab = self.vocabulary
         if self.analyzer != "char_wb":
-            return [vocab[g] for g in self._word_grams(text) if g in vocab]
-        out: list[int] = []
-        cache = self._word_ids
-        for word in text.lower().split():
-            found = cache.get(word)
-            if found is None:
-                found = [vocab[g] for g in self._char_grams(word) if g in vocab]
-                if len(cache) < 500_000:
-                    cache[word] = found
-            out.extend(found)
-        return out
+            return [i for i in map(self.vocabulary.get, self._word_grams(text)) if i is not None]
+        return [i for word in text.lower().split() for i in self._char_ids(word)]
 
-    def _char_grams(self, word: str) -> list[str]:
-        """sklearn's char_wb n-grams of one word, with repeats."""
+    def _char_ids(self, word: str) -> list[int]:
+        """Vocabulary ids of one word's char_wb n-grams (cached: words repeat)."""
+        found = self._word_ids.get(word)
+        if found is None:
+            padded = " " + word + " "
+            size = len(padded)
+            get = self.vocabulary.get
+            found = [i for n in self._char_sizes(size)
+                     for i in map(get, [padded[j:j + n] for j in range(max(size - n + 1, 1))])
+                     if i is not None]
+            if len(self._word_ids) < 500_000:
+                self._word_ids[word] = found
+        return found
+
+    def _char_sizes(self, size: int) -> range:
+        """The n-gram sizes sklearn's char_wb takes from a padded word of ``size``
+        characters: lo..hi, stopping at the first n >= size (the word counts once)."""
         lo, hi = self.ngram_range
-        word = " " + word + " "
-        grams = []
-        for n in range(lo, hi + 1):
-            grams.extend(word[i:i + n] for i in range(max(len(word) - n + 1, 1)))
-            if len(word) <= n:  # a word shorter than n counts once
-                break
-        return grams
+        return range(lo, min(hi, max(size, lo)) + 1)
+
+    def counts(self, texts: list[str]) -> sp.csr_matrix:
+        """Term counts, (len(texts), V), canonical CSR (columns sorted per row).
+
+        Word n-grams are looked up per text. Character n-grams never cross a
+        word, so a text's counts are the sum of its words' counts: texts x words
+        times words x n-grams, with each distinct word analysed once.
+        """
+        if self.analyzer != "char_wb":
+            lengths, ids = [], []
+            for text in texts:
+                found = self.ids(text)
+                lengths.append(len(found))
+                ids.extend(found)
+            rows = np.repeat(np.arange(len(texts)), lengths)
+            return sp.csr_matrix((np.ones(len(ids)), (rows, np.asarray(ids, dtype=np.int64))),
+                                 shape=(len(texts), self.width))
+        column: dict[str, int] = {}  # this batch's distinct words
+        lengths, cols = [], []
+        for text in texts:
+            words = text.lower().split()
+            lengths.append(len(words))
+            cols.extend([column.setdefault(w, len(column)) for w in words])
+        grams = [self._char_ids(w) for w in column]
+        word_text = sp.csr_matrix(
+            (np.ones(len(cols)), (np.repeat(np.arange(len(texts)), lengths),
+                                  np.asarray(cols, dtype=np.int64))),
+            shape=(len(texts), len(column)))
+        gram_word = sp.csr_matrix(
+            (np.ones(sum(map(len, grams))),
+             (np.repeat(np.arange(len(grams)), [len(g) for g in grams]),
+              np.fromiter(chain.from_iterable(grams), dtype=np.int64))),
+            shape=(len(column), self.width))
+        out = (word_text @ gram_word).tocsr()
+        out.sum_duplicates()  # sorts the columns of each row, as the word path has them
+        return out
 
     def parts_batch(self, texts: list[str]) -> np.ndarray:
         """Each text's contribution to each label's linear score, (len(texts), L)."""
-        rows: list[int] = []
-        ids: list[int] = []
-        for r, text in enumerate(texts):
-            found = self.ids(text)
-            ids.extend(found)
-            rows.extend([r] * len(found))
-        out = np.zeros((len(texts), self.n_labels))
-        if not ids:
-            return out
-        keys, tf = np.unique(np.asarray(rows, dtype=np.int64) * self.width
-                             + np.asarray(ids, dtype=np.int64), return_counts=True)
-        row, col = np.divmod(keys, self.width)
-        value = (1.0 + np.log(tf)) * self.idf[col]
+        tf = self.counts(texts)
+        if not tf.nnz:
+            return np.zeros((len(texts), self.n_labels))
+        value = (1.0 + np.log(tf.data)) * self.idf[tf.indices]
+        row = np.repeat(np.arange(len(texts)), np.diff(tf.indptr))
         norm = np.sqrt(np.bincount(row, value * value, minlength=len(texts)))
         value /= norm[row]
-        for k in range(self.n_labels):
-            out[:, k] = np.bincount(row, value * self.weights[col, k], minlength=len(texts))
-        return out
+        return np.asarray(sp.csr_matrix((value, tf.indices, tf.indptr), shape=tf.shape)
+                          @ self.weights)
 
     def features(self, text: str) -> list[tuple[str, float, tuple]]:
         """``(term, normalised tfidf value, weights)`` of a word block's n-grams."""
@@ -171,6 +207,8 @@ class Scorer:
             offset += block.width
         # Each field value is scored once; PSC and NAICS values repeat a lot.
         self._cache: list[dict[str, np.ndarray]] = [{} for _ in FIELDS]
+        # (field, text, label index, top_terms) -> that field's evidence item
+        self._evidence: dict[tuple, dict] = {}
 
     def _field_parts(self, column: int, values: list[str]) -> dict[str, np.ndarray]:
         """Each distinct value's contribution to the linear scores (cached)."""
@@ -190,12 +228,12 @@ class Scorer:
         numpy pass per feature block over the new distinct values of each field.
         """
         z = np.tile(self.intercept, (len(triples), 1))
+        zero = np.zeros(len(self.labels))
         for column in range(len(FIELDS)):
             values = [t[column] for t in triples]
             cache = self._field_parts(column, values)
-            for r, v in enumerate(values):
-                if v:
-                    z[r] += cache[v]
+            if values:  # an empty field adds nothing (+0.0 leaves every sum as it was)
+                z += np.array([cache[v] if v else zero for v in values])
         return self._calibrate(z)
 
     def _calibrate(self, z: np.ndarray) -> np.ndarray:
@@ -219,25 +257,37 @@ class Scorer:
         for i, text in enumerate(triple):
             if not text:
                 continue
-            contribution = float(self._field_parts(i, [text])[text][k])
-            if contribution <= 0:
-                continue
-            # Word n-grams and concept phrases are what a reader can see;
-            # character n-grams add to the contribution but are not listed.
-            feats = [f for block in self.blocks[i] if block.analyzer != "char_wb"
-                     for f in block.features(text)]
-            terms = sorted(((t, v * w[k]) for t, v, w in feats if v * w[k] > 0),
-                           key=lambda tw: (-tw[1], tw[0]))[:top_terms]
-            z = np.array(self.intercept)
-            z[k] += contribution
-            out.append({
-                "field": i,
-                "contribution": contribution,
-                "score": float(self._calibrate(z)[k]),
-                "terms": [Term(t, w) for t, w in terms],
-            })
+            key = (i, text, k, top_terms)
+            item = self._evidence.get(key)
+            if item is None:
+                item = self._field_item(i, text, k, top_terms)
+                if len(self._evidence) >= 100_000:
+                    self._evidence.clear()
+                self._evidence[key] = item
+            if item["contribution"] > 0:
+                out.append(dict(item))
         out.sort(key=lambda e: (-e["contribution"], e["field"]))
         return out
+
+    def _field_item(self, i: int, text: str, k: int, top_terms: int) -> dict:
+        """One field's evidence item for label ``k`` (see ``field_evidence``)."""
+        contribution = float(self._field_parts(i, [text])[text][k])
+        if contribution <= 0:
+            return {"field": i, "contribution": contribution}
+        # Word n-grams and concept phrases are what a reader can see;
+        # character n-grams add to the contribution but are not listed.
+        feats = [f for block in self.blocks[i] if block.analyzer != "char_wb"
+                 for f in block.features(text)]
+        terms = sorted(((t, v * w[k]) for t, v, w in feats if v * w[k] > 0),
+                       key=lambda tw: (-tw[1], tw[0]))[:top_terms]
+        z = np.array(self.intercept)
+        z[k] += contribution
+        return {
+            "field": i,
+            "contribution": contribution,
+            "score": float(self._calibrate(z)[k]),
+            "terms": [Term(t, w) for t, w in terms],
+        }
 
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z]+")  # the tokens of WORD_PATTERN, with offsets

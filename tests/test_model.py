@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import skops.io as sio
 
+from conftest import API_SAMPLE
 from extract.errors import ModelError
 from models import store
 from models.classifier import LABELS, as_matrix
@@ -28,6 +29,31 @@ def test_fast_scorer_equals_the_sklearn_pipeline(pipeline_model, scorer, example
     assert np.abs(scorer.scores_batch(sample) - expected).max() < 1e-9
     one = scorer.scores(sample[0])
     assert [one[label] for label in LABELS] == pytest.approx(expected[0], abs=1e-9)
+
+
+def test_fast_scorer_equals_the_pipeline_on_odd_text(pipeline_model, scorer):
+    # Words shorter than the char n-grams, repeats within and across words,
+    # whitespace runs, non-ASCII letters, tokens of one letter: the analyzers'
+    # corner cases. Two batches so the per-word cache is used cold and warm.
+    sample = [("a", "", ""), ("ab", "X", ""), ("abc abc  abc", "", "Q"), ("I O U", "", ""),
+              ("\tDETENTION\n detention DETENTION-CENTER", "GUARD", "GUARDS"),
+              ("CAFÉ DÉTENTION façade", "", ""), ("x" * 300, "", ""), ("   ", "", "")]
+    expected = pipeline_model.predict_proba(as_matrix(sample))
+    for _ in range(2):
+        assert np.abs(scorer.scores_batch(sample) - expected).max() < 1e-12
+
+
+def test_award_lines_are_the_json_of_the_award_results(pipeline_model):
+    # Classifier.award_lines assembles each line from cached pieces; it must be
+    # byte for byte what json.dumps writes for the dict that awards() returns.
+    from extract.awards import iter_awards
+    from results import Classifier
+
+    classifier = Classifier(pipeline_model, "test-version")
+    docs = [d for _, d in iter_awards(API_SAMPLE)]
+    lines = classifier.award_lines(docs + docs[:5])  # repeats hit the cache
+    assert lines == [json.dumps(d, ensure_ascii=False) for d in classifier.awards(docs + docs[:5])]
+    assert any(json.loads(line)["labels"] for line in lines)
 
 
 def test_evidence_is_the_passage_and_the_words_that_carry_the_score(scorer):
