@@ -25,6 +25,7 @@ from pathlib import Path
 
 from extract.errors import InputError
 from models.classifier import LABELS
+from models.data import EVALUATION_POOL
 
 from .decisions import Decision, DecisionLog, LogProblem, LogState
 
@@ -328,7 +329,6 @@ def _write_lines(out: Path, lines: list[str]) -> None:
     os.replace(tmp, out)
 
 # ------------------------------------------------------------------ training data
-EVALUATION_POOL = ("FY2024", "FY2025", "FY2026", "ice_fy13_fy18_usaspending_archive")
 TRAINING_OUT = ROOT / "annotations" / "training" / "reviewed.jsonl"
 METHOD = "review app decision"
 

@@ -21,6 +21,9 @@ from extract.errors import InputError
 from .classifier import LABELS
 
 TRAINING_DIR = Path(__file__).resolve().parent.parent / "annotations" / "training"
+# Files of the evaluation pool (../shared/data/README.md), matched in a source path: examples
+# whose text comes from them must never reach the training data.
+EVALUATION_POOL = ("FY2024", "FY2025", "FY2026", "ice_fy13_fy18_usaspending_archive")
 
 
 @dataclass
