@@ -1,11 +1,14 @@
 # Two commands do everything on a fresh machine:
-#   make demo   set up, then classify real award records and print a summary
+#   make demo   set up, classify real award records and PDFs, print a summary, write the vendor list
 #   make test   set up, then run the test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 SHARED := ../shared/data
-DEMO_INPUT := $(if $(wildcard $(SHARED)/awards/usaspending_api_cbp_ice),$(SHARED)/awards/usaspending_api_cbp_ice,demo/data)
+# With ../shared/data: all 57,476 CBP/ICE transactions and the DHS, FPDS and vendor PDFs.
+# Without it (a user's clone): the real sample bundled in demo/data.
+HAVE_SHARED := $(wildcard $(SHARED)/awards/usaspending_api_cbp_ice)
+DEMO_INPUT  := $(if $(HAVE_SHARED),$(SHARED)/awards/usaspending_api_cbp_ice $(SHARED)/pdfs/dhs $(SHARED)/pdfs/fpds $(SHARED)/pdfs/vendor_docs,demo/data)
 
 .PHONY: setup system-deps demo test bench train evaluate clean
 
@@ -42,6 +45,9 @@ setup: $(BIN)/sanctuary-screen system-deps
 demo: setup
 	@mkdir -p results
 	$(BIN)/sanctuary-screen classify $(DEMO_INPUT) -o results/demo.jsonl --jobs 2 --force
+	@$(BIN)/sanctuary-screen vendors results/demo.jsonl -o results/vendors.csv
+	@$(BIN)/sanctuary-screen vendors results/demo.jsonl -o results/vendors.md
+	@echo "Vendor list: results/vendors.md (readable report), results/vendors.csv (opens in Excel)"
 
 test: setup
 	$(BIN)/python -m pytest -q
