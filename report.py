@@ -48,9 +48,17 @@ def read_results(paths: list[str | Path]) -> ResultsSummary:
                     label = item["label"]
                     summary.by_label[label] += 1
                     summary.dollars[label] += amount
-                    summary.by_label_agency[(label, line.get("agency") or "?")] += 1
-                    summary.vendors[label][line.get("vendor") or "?"] += amount
+                    summary.by_label_agency[(label, line.get("agency") or "none")] += 1
+                    summary.vendors[label][_vendor_name(line)] += amount
     return summary
+
+
+def _vendor_name(line: dict) -> str:
+    """The vendor, or for a document that names none (a PIA, a FOIA letter) its file name."""
+    if line.get("vendor"):
+        return line["vendor"]
+    path = (line.get("source") or {}).get("path")
+    return f"(no vendor named) {Path(path).name}" if path else "(no vendor named)"
 
 
 def _money(x: float) -> str:
