@@ -23,6 +23,7 @@ EXAMPLES = {
     "review": "sanctuary-screen review results/awards.jsonl --data-root ../shared/data",
     "vendors": "sanctuary-screen vendors results/awards.jsonl --decisions "
                "annotations/decisions.jsonl -o list.csv --previous last_list.csv",
+    "decisions": "sanctuary-screen decisions training results/awards.jsonl",
 }
 
 
@@ -94,6 +95,22 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--port", type=int, default=8501, help="port to serve on (default 8501)")
     r.add_argument("--double-review", type=float, default=0.0, metavar="SHARE",
                    help="share of items (0-1) also sent blind to a second reviewer")
+
+    d = sub.add_parser("decisions", help="move review decisions out and in: training data, "
+                       "Prodigy-style JSONL", epilog="example: " + EXAMPLES["decisions"])
+    d.add_argument("action", choices=("training", "export", "import"),
+                   help="training: write settled decisions as training data that `train` "
+                        "reads; export: write Prodigy-style JSONL; import: append the "
+                        "decisions of a Prodigy-style JSONL file to the log")
+    d.add_argument("results", nargs="*", help="results files (JSONL) the decisions are about")
+    d.add_argument("--log", help="decision log (default annotations/decisions.jsonl)")
+    d.add_argument("-o", "--output", help="training: default annotations/training/reviewed.jsonl;"
+                   " export: required")
+    d.add_argument("--input", "-i", help="import: the Prodigy-style JSONL file")
+    d.add_argument("--final", action="store_true",
+                   help="export: one task per settled item instead of every standing decision")
+    d.add_argument("--reviewer", default="",
+                   help="import: reviewer for tasks that name none")
     return p
 
 
@@ -209,8 +226,44 @@ def _review(args) -> int:
                             *[str(Path(p).resolve()) for p in args.results], *extra])
 
 
+def _decisions(args) -> int:
+    from annotations.decisions import DEFAULT_LOG, DecisionLog
+    from annotations.exchange import (TRAINING_OUT, export_prodigy, export_training,
+                                      import_prodigy)
+
+    log = DecisionLog(Path(args.log) if args.log else DEFAULT_LOG)
+    if args.action == "import":
+        if not args.input:
+            raise ScreenError("decisions import needs --input FILE (Prodigy-style JSONL)")
+        report = import_prodigy(Path(args.input), log, results=args.results or None,
+                                reviewer=args.reviewer)
+        what = f"appended {report.written} decisions to {log.path}"
+    else:
+        state = log.state()
+        for problem in log.read()[1]:
+            print(f"Warning: {log.path}:{problem.line}: {problem.message}", file=sys.stderr)
+        if args.action == "export":
+            if not args.output:
+                raise ScreenError("decisions export needs -o FILE")
+            report = export_prodigy(state, Path(args.output), results=args.results or None,
+                                    final=args.final)
+        else:
+            if not args.results:
+                raise ScreenError("decisions training needs the results files the decisions "
+                                  "are about (their text becomes the training examples)")
+            report = export_training(state, args.results, Path(args.output or TRAINING_OUT))
+        what = f"wrote {report.written} lines to {args.output or TRAINING_OUT}"
+    print(f"Decisions {args.action}: {what}"
+          + "".join(f"; skipped {n} ({why})" for why, n in sorted(report.skipped.items())))
+    for problem in report.problems:
+        print(f"Warning: line {problem.line}: {problem.message}", file=sys.stderr)
+    for conflict in report.conflicts[:20]:
+        print(f"Conflict: {json.dumps(conflict, ensure_ascii=False)}", file=sys.stderr)
+    return 0
+
+
 COMMANDS = {"classify": _classify, "train": _train, "evaluate": _evaluate, "summary": _summary,
-            "vendors": _vendors, "review": _review}
+            "vendors": _vendors, "review": _review, "decisions": _decisions}
 
 if __name__ == "__main__":
     sys.exit(main())

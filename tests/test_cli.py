@@ -179,3 +179,52 @@ def test_evaluate_prints_model_and_baseline_side_by_side(capsys):
     for label in ("data_broker", "extreme_vetting", "detention"):
         assert f"{label:<16} model " in out and f"{label:<16} keywords " in out
     assert "macro-F1: model " in out and "Worst errors for detention:" in out
+
+
+def test_decisions_commands_round_trip_training_and_prodigy(tmp_path, capsys):
+    """A reviewer's decisions leave through the CLI as training data and as Prodigy
+    JSONL, and the Prodigy file comes back in as the same decisions in a new log."""
+    from annotations.decisions import Decision, DecisionLog
+    from models.data import load_examples
+
+    # Texts already in the training data are skipped by the export, so give two
+    # real records descriptions of their own.
+    csv_lines = API_SAMPLE.read_text(encoding="utf-8").splitlines()[:3]
+    csv_lines[1] = csv_lines[1].replace("CORECIVIC DETENTION SERVICES FOR FLORENCE",
+                                        "CORECIVIC DETENTION SERVICES AND BED SPACE FOR REVIEW TEST")
+    csv_lines[2] = csv_lines[2].replace("FIREARMS RANGE FACILITIES AND SERVICES",
+                                        "FIREARMS RANGE LANES FOR REVIEW TEST")
+    sample = tmp_path / "awards.csv"
+    sample.write_text("\n".join(csv_lines) + "\n", encoding="utf-8")
+    results = tmp_path / "r.jsonl"
+    assert cli.main(["classify", str(sample), "-o", str(results), "-q"]) == 0
+    detained, plain = lines(results)
+    log = DecisionLog(tmp_path / "log.jsonl")
+    log.append(Decision(doc_id=detained["doc_id"], label="detention", answer="accept",
+                        reviewer="ana"))
+    log.append(Decision(doc_id=plain["doc_id"], label="data_broker", answer="reject",
+                        reviewer="ana"))
+
+    training = tmp_path / "reviewed.jsonl"
+    assert cli.main(["decisions", "training", str(results), "--log", str(log.path),
+                     "-o", str(training)]) == 0
+    examples = load_examples([training])
+    assert len(examples) == 2
+    assert {tuple(sorted(e.labels)) for e in examples} == {("detention",), ()}
+
+    prodigy = tmp_path / "tasks.jsonl"
+    assert cli.main(["decisions", "export", str(results), "--log", str(log.path),
+                     "-o", str(prodigy)]) == 0
+    assert len(lines(prodigy)) == 2
+    fresh = tmp_path / "fresh.jsonl"
+    assert cli.main(["decisions", "import", str(results), "--log", str(fresh),
+                     "-i", str(prodigy)]) == 0
+    again = {(d.doc_id, d.label, d.answer, d.reviewer) for d in DecisionLog(fresh).read()[0]}
+    assert again == {(detained["doc_id"], "detention", "accept", "ana"),
+                     (plain["doc_id"], "data_broker", "reject", "ana")}
+    assert "Decisions import: appended 2 decisions" in capsys.readouterr().out
+
+
+def test_decisions_command_errors_are_one_line(tmp_path, capsys):
+    assert cli.main(["decisions", "export", "--log", str(tmp_path / "l.jsonl")]) == 2
+    assert capsys.readouterr().err.strip() == "Error: decisions export needs -o FILE"
