@@ -5,7 +5,8 @@ Real results lines are replicated with new doc_ids until there are N documents
 
 - the data layer the app calls on a cold start (parse results, build the queue,
   fold the log, select the first item);
-- time to first page: a cold AppTest run of the Queue page (loads everything);
+- time to first page: a cold AppTest run of the Queue page (loads everything),
+  and again after a restart, when the parsed store is read from the cache folder;
 - time to the next item after a decision: AppTest clicks Confirm on the Item page
   and reruns (append + fsync, refold the log, select, claim, draw the next item),
   repeated, with a log already holding --decisions decisions of other reviewers.
@@ -100,6 +101,14 @@ def main() -> int:
         t_warm, _ = timed(at.run)
         print(f"time to first page (cold, Queue): {t_first:.2f} s; the same page again "
               f"(cached): {t_warm:.2f} s")
+        import streamlit as st
+        st.cache_resource.clear()            # a restarted server: the parsed store is on disk
+        again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+        again.session_state["reviewer"] = "bench"
+        t_restart, _ = timed(again.run)
+        assert not again.exception, again.exception
+        print(f"time to first page after a restart (parsed store read from the cache "
+              f"folder): {t_restart:.2f} s")
         at.session_state["goto"] = "item"
         t_item, _ = timed(at.run)
         assert not at.exception, at.exception

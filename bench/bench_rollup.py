@@ -37,7 +37,8 @@ def status(field):
         return next(int(l.split()[1]) / 1024 for l in fh if l.startswith(field + ":"))
 
 if {parser!r} == "json":
-    r._loads, r._JSONError = json.loads, (ValueError, UnicodeDecodeError)
+    import vendors.lines as lines
+    lines.loads, lines.JSON_ERRORS = json.loads, (ValueError, UnicodeDecodeError)
 try:  # ru_maxrss survives exec (it would report the parent's peak): reset the kernel's
     with open("/proc/self/clear_refs", "w") as fh:
         fh.write("5")

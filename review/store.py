@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from annotations.decisions import no_gc
 from extract.errors import InputError
+from vendors.lines import JSON_ERRORS, loads
 
 LABELS = ("data_broker", "extreme_vetting", "detention")  # == models.classifier.LABELS (tested)
 CARD = Path(__file__).resolve().parents[1] / "models" / "sanctuary.card.json"
@@ -99,13 +101,19 @@ def group_key(line: dict) -> str | None:
     return f"{award}|{line.get('vendor') or ''}"
 
 
-def file_key(paths: list[Path]) -> tuple:
-    """What a cache of ``load_results(paths)`` is keyed on: path, mtime, size."""
+def file_key(paths: list[Path], missing_ok: bool = False) -> tuple:
+    """What a cache of ``load_results(paths)`` is keyed on: path, mtime, size.
+
+    A file that cannot be read raises InputError, or with ``missing_ok`` is keyed
+    ``(path, 0, -1)`` (for callers whose loader raises the proper error itself)."""
     key = []
     for p in paths:
         try:
             st = Path(p).stat()
         except OSError as exc:
+            if missing_ok:
+                key.append((str(p), 0, -1))
+                continue
             raise InputError("cannot open results", str(p), exc.strerror or str(exc)) from exc
         key.append((str(Path(p).resolve()), st.st_mtime_ns, st.st_size))
     return tuple(key)
@@ -125,39 +133,37 @@ def load_results(paths: list[Path]) -> ResultStore:
     errors = 0
     versions: Counter = Counter()
     files = [str(p) for p in paths]
-    for f, path in enumerate(files):
-        try:
-            fh = open(path, "rb")
-        except OSError as exc:
-            raise InputError("cannot open results", path, exc.strerror or str(exc)) from exc
-        with fh:
-            pos = 0
-            for n, raw in enumerate(fh, 1):
-                start, pos = pos, pos + len(raw)
-                if not raw.strip():
-                    continue
-                try:
-                    line = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    problems.append(f"{path}:{n}: not a JSON line (torn or corrupt), skipped")
-                    continue
-                if not isinstance(line, dict):
-                    problems.append(f"{path}:{n}: not a JSON object, skipped")
-                    continue
-                if line.get("error") or not line.get("doc_id"):
-                    errors += 1
-                    continue
-                doc_id = str(line["doc_id"])
-                if doc_id in seen:
-                    continue
-                seen.add(doc_id)
-                versions[line.get("model_version")] += 1
-                _add_row(cols, line, f, start)
+    with no_gc():    # many small objects: the collector would run hundreds of times for nothing
+        for f, path in enumerate(files):
+            try:
+                fh = open(path, "rb")
+            except OSError as exc:
+                raise InputError("cannot open results", path, exc.strerror or str(exc)) from exc
+            with fh:
+                pos = 0
+                for n, raw in enumerate(fh, 1):
+                    start, pos = pos, pos + len(raw)
+                    if not raw.strip():
+                        continue
+                    line = _parse(raw)
+                    if line is _BAD:
+                        problems.append(f"{path}:{n}: not a JSON line (torn or corrupt), skipped")
+                        continue
+                    if not isinstance(line, dict):
+                        problems.append(f"{path}:{n}: not a JSON object, skipped")
+                        continue
+                    if line.get("error") or not line.get("doc_id"):
+                        errors += 1
+                        continue
+                    doc_id = str(line["doc_id"])
+                    if doc_id in seen:
+                        continue
+                    seen.add(doc_id)
+                    versions[line.get("model_version")] += 1
+                    _add_row(cols, line, f, start)
     n = len(cols["doc_ids"])
-    vendor_names, vendor_code = np.unique(np.array(cols["vendors"], dtype=object).astype(str),
-                                          return_inverse=True) if n else ([], np.zeros(0))
-    agency_names, agency_code = np.unique(np.array(cols["agencies"], dtype=object).astype(str),
-                                          return_inverse=True) if n else ([], np.zeros(0))
+    vendor_names, vendor_code = _codes(cols["vendors"])
+    agency_names, agency_code = _codes(cols["agencies"])
     groups: dict[str, list[int]] = {}
     for i, key in enumerate(cols["group_of"]):
         if key:
@@ -176,6 +182,28 @@ def load_results(paths: list[Path]) -> ResultStore:
         offset=np.array(cols["offset"], dtype=np.int64),
         groups=groups, group_of=cols["group_of"], problems=problems, error_lines=errors,
         model_versions=versions)
+
+
+_BAD = object()
+
+
+def _parse(raw: bytes):
+    """The JSON value of one line (orjson; the standard library for what orjson refuses,
+    such as NaN), or ``_BAD``."""
+    try:
+        return loads(raw)
+    except JSON_ERRORS:
+        try:
+            return json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _BAD
+
+
+def _codes(values: list[str]) -> tuple[list[str], np.ndarray]:
+    """(sorted distinct values, int32 index of each value in them)."""
+    names = sorted(set(values))
+    index = {v: k for k, v in enumerate(names)}
+    return names, np.fromiter((index[v] for v in values), dtype=np.int32, count=len(values))
 
 
 def _add_row(cols: dict, line: dict, file_no: int, offset: int) -> None:

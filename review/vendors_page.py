@@ -11,6 +11,9 @@ Decisions written here (DecisionLog, one line each):
   extra {"members": [keys merged]};
 - ``vendor_split``: doc_id = vendor key, extra {"names": [spellings split off]};
 - ``undo`` of the reviewer's last vendor decision.
+Each also records extra {"spellings": {key: [spellings]}} for every vendor key
+it names, so the decision finds its vendor again after merges change the key
+(vendors/events.py).
 """
 from __future__ import annotations
 
@@ -21,21 +24,11 @@ import streamlit as st
 
 from annotations.decisions import Decision, DecisionLog
 from extract.errors import ScreenError
+from review.store import file_key
 from review.text import md
 from vendors.rollup import STATUSES, Rollup, documents_of, rollup
 
 FLASH = "vendors_flash"
-
-
-def _files_key(paths: list[Path]) -> tuple:
-    key = []
-    for p in paths:
-        try:
-            s = p.stat()
-            key.append((str(p.resolve()), s.st_mtime_ns, s.st_size))
-        except OSError:
-            key.append((str(p), 0, -1))    # rollup raises the proper error
-    return tuple(key)
 
 
 def _log_key(log: DecisionLog) -> tuple:
@@ -59,7 +52,7 @@ def _documents(files: tuple, log_key: tuple, vendor_key: str, _roll: Rollup) -> 
 def render(results: list[Path], log: DecisionLog, reviewer: str) -> None:
     st.title("Vendors")
     paths = [Path(p) for p in results]
-    files, log_key = _files_key(paths), _log_key(log)
+    files, log_key = file_key(paths, missing_ok=True), _log_key(log)
     try:
         roll = _rollup(files, log_key, log)
     except ScreenError as err:
@@ -125,10 +118,10 @@ def _drill_down(roll: Rollup, files: tuple, log_key: tuple, log: DecisionLog, re
             note = st.text_input("Note", key=f"vendors_note_{key}_{row.category}")
             a, b = st.columns(2)
             a.button(f"Confirm {row.category} vendor", key=f"vendors_ok_{key}_{row.category}",
-                     on_click=_decide, args=(log, reviewer, row, "accept", note),
+                     on_click=_decide, args=(log, reviewer, row, "accept", note, roll),
                      disabled=row.vendor_decision == "accept")
             b.button(f"Reject {row.category} vendor", key=f"vendors_no_{key}_{row.category}",
-                     on_click=_decide, args=(log, reviewer, row, "reject", note),
+                     on_click=_decide, args=(log, reviewer, row, "reject", note, roll),
                      disabled=row.vendor_decision == "reject")
     st.markdown("#### Documents")
     try:
@@ -156,7 +149,8 @@ def _drill_down(roll: Rollup, files: tuple, log_key: tuple, log: DecisionLog, re
     decisions = [d for item in state.items.values() if item.doc_id in doc_ids
                  for d in item.decisions]
     decisions += [d for d in state.vendor_events
-                  if d.doc_id == key or d.target == key or key in (d.extra or {}).get("members", ())]
+                  if roll.events.get(d.id) == key or d.doc_id == key or d.target == key
+                  or key in (d.extra or {}).get("members", ())]
     decisions.sort(key=lambda d: (d.time, d.id))
     st.dataframe([{"time": d.time, "reviewer": d.reviewer, "kind": d.kind,
                    "doc_id": d.doc_id, "label": d.label, "answer": d.answer, "note": d.note}
@@ -171,13 +165,13 @@ def _merge_split(roll: Rollup, log: DecisionLog, reviewer: str, key: str,
     merge = st.multiselect("Merge these vendors into this one", others,
                            format_func=lambda k: roll.names.get(k, k), key=f"vendors_merge_{key}")
     st.button("Merge", key=f"vendors_merge_btn_{key}", disabled=not merge,
-              on_click=_merge, args=(log, reviewer, key, merge))
+              on_click=_merge, args=(log, reviewer, key, merge, roll))
     if len(variants) > 1:
         split = st.multiselect("Split these spellings off into a vendor of their own", variants,
                                key=f"vendors_split_{key}")
         st.button("Split", key=f"vendors_split_btn_{key}",
                   disabled=not split or len(split) == len(variants),
-                  on_click=_split, args=(log, reviewer, key, split))
+                  on_click=_split, args=(log, reviewer, key, split, roll))
     mine = [d for d in log.state().vendor_events if d.reviewer == reviewer]
     if mine:
         st.button(f"Undo my last vendor decision ({mine[-1].kind})", key="vendors_undo",
@@ -195,23 +189,29 @@ def _save(log: DecisionLog, decision: Decision, what: str) -> None:
     st.session_state[FLASH] = ("ok", md(f"Saved ({d.time}): {what}"))
 
 
-def _decide(log, reviewer, row, answer: str, note: str) -> None:
+def _spellings(roll: Rollup, *keys: str) -> dict:
+    """extra["spellings"]: how the decision finds its vendors again after a merge."""
+    return {"spellings": {k: list(roll.spellings.get(k, ())) for k in dict.fromkeys(keys)}}
+
+
+def _decide(log, reviewer, row, answer: str, note: str, roll: Rollup) -> None:
     _save(log, Decision(doc_id=row.vendor_key, label=row.category, answer=answer,
                         reviewer=reviewer, kind="vendor_label", note=note,
                         evidence=[e.to_dict() for e in row.evidence],
-                        score=row.best_score),
+                        score=row.best_score, extra=_spellings(roll, row.vendor_key)),
           f"{answer} {row.vendor} as a {row.category} vendor")
 
 
-def _merge(log, reviewer, key: str, members: list[str]) -> None:
+def _merge(log, reviewer, key: str, members: list[str], roll: Rollup) -> None:
     _save(log, Decision(doc_id=members[0], label="", reviewer=reviewer, kind="vendor_merge",
-                        target=key, extra={"members": list(members)}),
+                        target=key, extra={"members": list(members),
+                                           **_spellings(roll, key, *members)}),
           f"merged {len(members)} vendor(s) into {key}")
 
 
-def _split(log, reviewer, key: str, names: list[str]) -> None:
+def _split(log, reviewer, key: str, names: list[str], roll: Rollup) -> None:
     _save(log, Decision(doc_id=key, label="", reviewer=reviewer, kind="vendor_split",
-                        extra={"names": list(names)}),
+                        extra={"names": list(names), **_spellings(roll, key)}),
           f"split {len(names)} spelling(s) off {key}")
 
 

@@ -334,3 +334,21 @@ def test_only_one_process_wins_a_claim(tmp_path):
     winners = [r for r, won in results if won]
     assert len(winners) == 1
     assert Claims(tmp_path / "c.json").holder("k|detention") == winners[0]
+
+
+def test_standing_decisions_leave_out_undone_and_changed_answers():
+    ds = [dec(reviewer="ann", id="1"), dec(reviewer="bob", id="2"),
+          dec(kind="undo", target="2", reviewer="bob", id="3"),
+          dec(reviewer="cy", id="4"), dec(answer="reject", reviewer="cy", id="5")]
+    state = fold(ds)
+    item = state.item("d1", "detention")
+    assert [d.id for d in state.standing(item)] == ["1", "5"]
+    assert item.status == "disputed"
+    state = state.extended([dec(kind="adjudicate", reviewer="lead", id="6")])
+    assert [d.id for d in state.standing(state.item("d1", "detention"))] == ["6"]
+
+
+def test_decision_labels_are_the_model_labels():
+    from annotations.record import LABELS
+    from models.classifier import LABELS as MODEL_LABELS
+    assert LABELS == MODEL_LABELS

@@ -87,6 +87,20 @@ def world(tmp_path):
 
 
 # ------------------------------------------------------------------ training data
+def test_training_evidence_never_from_an_answer_the_reviewer_changed(world, tmp_path):
+    taken_back = "A passage the reviewer quoted, then took the accept back."
+    log = DecisionLog(tmp_path / "changed.jsonl")
+    log.append_many([
+        Decision("pdf:abc", "data_broker", "accept", reviewer="cy"),
+        Decision("pdf:abc", "detention", "accept", reviewer="cy",
+                 evidence=[{"text": taken_back, "page": 4, "start": 0, "score": 0.5}]),
+        Decision("pdf:abc", "detention", "reject", reviewer="cy")])
+    examples, _ = training_examples(log.state(), [world["results"]], existing=[])
+    texts = {ex.text: ex.labels for ex in examples}
+    assert taken_back not in texts
+    assert texts[PDF_PASSAGES[2][2]] == []          # the detention passage, a negative now
+
+
 def test_export_training_writes_examples_that_load_examples_reads(world):
     out = world["tmp"] / "training" / "reviewed.jsonl"
     report = export_training(world["log"].state(), [world["results"]], out=out, existing=[])

@@ -62,6 +62,8 @@ def test_corrupt_results_lines_are_reported_with_line_numbers(tmp_path):
 def test_missing_results_file_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="cannot open results"):
         file_key([tmp_path / "nope.jsonl"])
+    assert file_key([tmp_path / "nope.jsonl"], missing_ok=True) == (
+        (str(tmp_path / "nope.jsonl"), 0, -1),)
 
 
 def test_changed_file_is_detected_when_reading_a_line(tmp_path):
@@ -193,3 +195,49 @@ def test_queue_of_20k_documents_selects_fast(tmp_path):
     item = next_item(q, order, Claims(tmp_path / "c.json"), "ana")
     took = time.perf_counter() - start
     assert item is not None and took < 0.5, took
+
+
+# ------------------------------------------------------------------ the parsed store on disk
+def _columns(store) -> dict:
+    out = {}
+    for name, value in vars(store).items():
+        if isinstance(value, np.ndarray):     # NaN amounts compare equal as strings
+            value = [repr(x) for x in value.reshape(-1).tolist()] + [value.dtype.str]
+        out[name] = value
+    return out
+
+
+def test_store_kept_on_disk_reads_back_the_same(tmp_path):
+    from review.store_cache import load_cached
+
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(RESULTS.read_bytes() + b'{"doc_id": "torn\n')
+    first = load_cached([path], tmp_path / "stores")
+    assert len(list((tmp_path / "stores").glob("store-*.npz"))) == 1
+    again = load_cached([path], tmp_path / "stores")
+    assert _columns(again) == _columns(first) == _columns(load_results([path]))
+    assert again.line(7) == first.line(7) and again.problems == first.problems
+
+
+def test_store_on_disk_is_not_used_for_a_changed_file_or_when_corrupt(tmp_path):
+    from review.store_cache import load_cached
+
+    path, stores = tmp_path / "r.jsonl", tmp_path / "stores"
+    lines = RESULTS.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(lines[:10]) + "\n", encoding="utf-8")
+    assert len(load_cached([path], stores)) == 10
+    path.write_text("\n".join(lines[:12]) + "\n", encoding="utf-8")
+    assert len(load_cached([path], stores)) == 12
+    for saved in stores.glob("store-*.json"):
+        saved.write_text("{", encoding="utf-8")          # torn: parsed again, not fatal
+    assert len(load_cached([path], stores)) == 12
+
+
+def test_results_line_with_nan_is_read_not_skipped(tmp_path):
+    """orjson refuses NaN, which json.dumps writes for a NaN score: the plain parser reads it."""
+    line = json.loads(RESULTS.read_text(encoding="utf-8").splitlines()[0])
+    line["scores"]["detention"] = float("nan")
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    store = load_results([path])
+    assert len(store) == 1 and store.problems == []

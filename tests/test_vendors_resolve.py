@@ -157,6 +157,24 @@ def test_merge_event_from_decision_objects():
     assert r.resolve(VendorRef("ACME WIDGETS WEST")).key == b.key
 
 
+def test_merge_event_survives_a_key_change_by_new_records():
+    """A merge into a vendor whose key later changes (new records join it) still applies."""
+    first = Resolver(parents=None)
+    refs = [VendorRef("KILO SECURE INC", uei="KILO00000001"), VendorRef("LIMA TRANSPORT LLC")]
+    first.add_many(refs)
+    first.build()
+    kilo, lima = first.resolve(refs[0]), first.resolve(refs[1])
+    merge = {"kind": "vendor_merge", "doc_id": lima.key, "target": kilo.key,
+             "extra": {"members": [lima.key]}}
+    later = Resolver(parents=None)
+    later.add_many(refs + [VendorRef("MEGA GLOBAL CORP", uei="KILO00000001")] * 3)
+    later.build([merge])
+    group = later.resolve(VendorRef("MEGA GLOBAL CORP"))
+    assert group.key != kilo.key and not later.problems
+    assert later.resolve(VendorRef("LIMA TRANSPORT LLC")).key == group.key
+    assert later.locate(kilo.key) == later.locate(lima.key) == group.key
+
+
 def test_keys_are_deterministic_across_runs_and_input_order():
     refs = [VendorRef(n) for n in ("THE GEO GROUP, INC.", "B.I. INCORPORATED", "CORECIVIC, INC.",
                                    "CORRECTIONS CORPORATION OF AMERICA", "PALANTIR USG INC")]

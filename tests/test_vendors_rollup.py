@@ -359,7 +359,82 @@ def test_vendors_page_lists_drills_down_and_records_vendor_decisions(world):
     assert not at.exception
     last = log.read()[0][-1]
     assert (last.kind, last.doc_id, last.target, last.extra) == (
-        "vendor_merge", echo, charlie, {"members": [echo]})
+        "vendor_merge", echo, charlie,
+        {"members": [echo], "spellings": {charlie: ["CHARLIE TRANSPORT CORP"],
+                                          echo: ["ECHO GUARDS INC"]}})
     merged = by(rollup([results], log), "CHARLIE")
     assert merged.documents == 3 and "ECHO GUARDS INC" in merged.variants
     assert at.button(key="vendors_undo").label == "Undo my last vendor decision (vendor_merge)"
+
+
+# ------------------------------------------------------------------ vendor decisions and merges
+def test_vendor_decision_survives_a_reviewer_merge(world):
+    """A vendor_label on a vendor that is then merged into another carries to the group."""
+    _, results, log = world
+    keys = {r.vendor: r.vendor_key for r in rollup([results], log).rows}
+    charlie, echo = keys["CHARLIE TRANSPORT CORP"], keys["ECHO GUARDS INC"]
+    log.append(Decision(charlie, D, "accept", "ana", kind="vendor_label"))
+    log.append(Decision(charlie, "", reviewer="ana", kind="vendor_merge", target=echo,
+                        extra={"members": [charlie]}))
+    roll = rollup([results], log)
+    merged = [r for r in roll.rows if r.vendor_key == echo and r.category == D][0]
+    assert sorted(merged.variants) == ["CHARLIE TRANSPORT CORP", "ECHO GUARDS INC"]
+    assert (merged.status, merged.vendor_decision) == ("confirmed", "accept")
+    assert charlie not in {r.vendor_key for r in roll.rows}
+    assert {roll.events[d.id] for d in log.state().vendor_events if d.reviewer == "ana"
+            and d.doc_id == charlie} == {echo}
+
+
+def test_vendor_decision_survives_a_merge_by_new_records(tmp_path):
+    """New records that join two vendors (one UEI) change the key; the decision follows."""
+    first = [award(1, "ZULU SECURITY INC", {D: 0.6}, uei="ZULU00000001")]
+    results = write(tmp_path / "r1.jsonl", first)
+    log = DecisionLog(tmp_path / "d.jsonl")
+    zulu = rollup([results], log).rows[0].vendor_key
+    log.append(Decision(zulu, D, "reject", "ana", kind="vendor_label"))
+    assert rollup([results], log).rows[0].status == "rejected"
+    more = first + [award(n, "YANKEE HOLDINGS INC", {}, uei="ZULU00000001") for n in (2, 3, 4)]
+    roll = rollup([write(tmp_path / "r2.jsonl", more)], log)
+    row = roll.rows[0]
+    assert row.vendor_key != zulu and "ZULU SECURITY INC" in row.variants   # the key moved
+    assert (row.status, row.vendor_decision) == ("rejected", "reject")
+
+
+def test_vendor_decision_found_by_recorded_spellings(tmp_path):
+    """A key that names no vendor now is found through the spellings the app recorded."""
+    results = write(tmp_path / "r.jsonl", [award(1, "ZULU SECURITY INC", {D: 0.6})])
+    log = DecisionLog(tmp_path / "d.jsonl")
+    log.append(Decision("v:0000000000000000", D, "accept", "ana", kind="vendor_label",
+                        extra={"spellings": {"v:0000000000000000": ["Zulu Security, Inc."]}}))
+    assert rollup([results], log).rows[0].status == "confirmed"
+
+
+# ------------------------------------------------------------------ evidence of undone accepts
+def test_review_index_ignores_undone_and_superseded_accepts():
+    from annotations.decisions import LogState
+    from vendors.rollup import review_index
+
+    right, wrong = [{"text": "RIGHT", "score": 0.9}], [{"text": "WRONG", "score": 0.9}]
+    a, b = "award:a", "award:b"
+    ds = [Decision(a, D, "accept", "ben", evidence=right, id="1"),
+          Decision(a, D, "accept", "ana", evidence=wrong, id="2"),
+          Decision(a, D, kind="undo", target="2", reviewer="ana", id="3"),
+          Decision(b, D, "accept", "ben", evidence=right, id="4"),
+          Decision(b, D, "accept", "ana", evidence=wrong, id="5"),
+          Decision(b, D, "reject", "ana", id="6")]
+    index = review_index(LogState(ds))
+    assert index[a][D] == ("confirmed", right)
+    assert index[b][D] == ("disputed", right)
+
+
+def test_rollup_evidence_never_from_an_undone_accept(tmp_path):
+    line = award(1, "FOXTROT BEDDING INC", {}, text="MATTRESSES FOR DETAINEES")
+    log = DecisionLog(tmp_path / "d.jsonl")
+    log.append(Decision(line["doc_id"], D, "accept", "ben",
+                        evidence=[{"text": "MATTRESSES FOR DETAINEES", "score": 0.3}]))
+    undone = log.append(Decision(line["doc_id"], D, "accept", "ana",
+                                 evidence=[{"text": "AN UNDONE PASSAGE", "score": 0.3}]))
+    log.append(Decision(line["doc_id"], D, kind="undo", target=undone.id, reviewer="ana"))
+    row = rollup([write(tmp_path / "r.jsonl", [line])], log).rows[0]
+    assert row.status == "confirmed"
+    assert [e.text for e in row.evidence] == ["MATTRESSES FOR DETAINEES"]

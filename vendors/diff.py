@@ -25,7 +25,8 @@ from pathlib import Path
 
 from extract.errors import InputError
 from vendors.export import COLUMNS
-from vendors.rollup import Rollup, VendorRow, label_rank, sha256_file
+from vendors.lines import sha256_file
+from vendors.rows import Rollup, VendorRow, label_rank
 
 KINDS = ("added", "removed", "category_added", "category_removed", "status")
 _GUARDED = ("'=", "'+", "'-", "'@", "'\t", "'\r")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extract.errors import InputError
-from vendors.rollup import Rollup, VendorRow
+from vendors.rows import Rollup, VendorRow
 
 COLUMNS = ("vendor", "parent", "category", "status", "agencies", "obligated", "first_date",
            "last_date", "documents", "evidence")

@@ -17,7 +17,9 @@ union-find over normalised names and identifiers, in this order:
    "VISTA OUTDOOR SALES"), a 30-character FPDS truncation that is the prefix of
    exactly one longer name, and fuzzy matching (``names.fuzzy_pairs``) with the
    threshold measured in bench/eval_vendors.py;
-5. reviewers' ``vendor_merge`` / ``vendor_split`` events from the decision log.
+5. reviewers' ``vendor_merge`` / ``vendor_split`` events from the decision log
+   (vendors/events.py; ``Resolver.locate`` finds the vendor a decision meant
+   after the grouping changed).
 
 A vendor's key is ``"v:" + sha1(canonical)[:16]``, the canonical being its
 top parent's normalised name (most records, then alphabetical), so the key is
@@ -26,16 +28,16 @@ the same on every run over the same inputs and survives new spellings.
 from __future__ import annotations
 
 import bisect
-import hashlib
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from .events import Grouping, apply_events
 from .names import (FUZZY_THRESHOLD, core_key, fuzzy_pairs, long_form, normalise, order_key,
                     split_dba, truncated)
+from .refs import (PARENTS_FILE, Vendor, VendorRef, clean_duns, clean_uei,  # noqa: F401
+                   load_parents, vendor_key)
 
-PARENTS_FILE = Path(__file__).with_name("parents.tsv")
 
 # Parents too broad to make one "person" of their children.
 GENERIC_PARENTS = frozenset({
@@ -43,78 +45,6 @@ GENERIC_PARENTS = frozenset({
     "MULTIPLE RECIPIENTS", "REDACTED DUE TO PII", "MISCELLANEOUS FOREIGN AWARDEES",
     "UNKNOWN", "NONE", "NA", "NOT AVAILABLE", "PRIVATE INDIVIDUAL",
 })
-
-
-@dataclass
-class VendorRef:
-    """What one record says about its vendor."""
-
-    name: str
-    parent: str | None = None
-    uei: str | None = None
-    duns: str | None = None
-    dba: str | None = None
-    parent_uei: str | None = None
-    parent_duns: str | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "VendorRef":
-        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__})
-
-    @classmethod
-    def from_metadata(cls, meta: dict, vendor: str | None = None) -> "VendorRef":
-        """The ref of an award results line's metadata (either key spelling)."""
-        return cls(name=vendor or meta.get("vendor") or "",
-                   parent=meta.get("parent_name") or meta.get("vendor_parent"),
-                   uei=meta.get("uei"), duns=meta.get("duns"),
-                   dba=meta.get("dba") or meta.get("vendor_dba"),
-                   parent_uei=meta.get("parent_uei"), parent_duns=meta.get("parent_duns"))
-
-
-@dataclass
-class Vendor:
-    """One company: ``name`` is its most frequent spelling on the records,
-    ``parent`` the controlling company's name when that differs."""
-
-    key: str
-    name: str
-    parent: str | None
-    variants: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Vendor":
-        return cls(d["key"], d["name"], d.get("parent"), list(d.get("variants") or []))
-
-
-def vendor_key(canonical: str) -> str:
-    return "v:" + hashlib.sha1(canonical.encode("utf-8")).hexdigest()[:16]
-
-
-def clean_uei(value: str | None) -> str | None:
-    v = "".join(ch for ch in (value or "").upper() if ch.isalnum())
-    return v if len(v) == 12 and v.strip("0") else None
-
-
-def clean_duns(value: str | None) -> str | None:
-    v = "".join(ch for ch in (value or "") if ch.isdigit())
-    return v.zfill(9) if v.strip("0") and len(v) <= 9 else None
-
-
-def load_parents(path: Path = PARENTS_FILE) -> list[tuple[str, str]]:
-    """``(child, parent)`` display names from the curated table (comments skipped)."""
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        cols = line.split("\t")
-        rows.append((cols[0].strip(), cols[1].strip()))
-    return rows
 
 
 class _UnionFind:
@@ -140,12 +70,6 @@ class _UnionFind:
         return ra
 
 
-def _get(event, name: str, default=None):
-    if isinstance(event, dict):
-        return event.get(name, default)
-    return getattr(event, name, default)
-
-
 class Resolver:
     """Collect refs with ``add``, group them with ``build``, look up with ``resolve``."""
 
@@ -164,6 +88,7 @@ class Resolver:
         self._vendors: list[Vendor] = []
         self.problems: list[str] = []   # events that could not be applied
         self._roles: tuple = (None, set(), set())   # parent_of, its children, its parents
+        self._grouping = Grouping({})
         self._built = False
 
     # -- collecting ---------------------------------------------------------
@@ -356,7 +281,11 @@ class Resolver:
             if not norms:
                 continue
             keyed[vendor_key(self._canonical(norms, parent_of))] = nodes
-        keyed = self._apply_events(keyed, parent_of, events)
+        grouping = apply_events(Grouping(keyed), events,
+                                lambda norms: vendor_key(self._canonical(norms, parent_of)),
+                                self.problems)
+        self._grouping = grouping
+        keyed = grouping.keyed
         self._node_vendor = {}
         self._vendors = []
         self._memo = {}
@@ -368,52 +297,13 @@ class Resolver:
             for node in nodes:
                 self._node_vendor[node] = vendor
 
-    def _apply_events(self, keyed: dict, parent_of: dict, events: list) -> dict:
-        alias: dict[str, str] = {}
-
-        def current(ref: str) -> str | None:
-            seen = set()
-            while ref in alias and ref not in seen:
-                seen.add(ref)
-                ref = alias[ref]
-            if ref in keyed:
-                return ref
-            node = "n:" + normalise(ref)   # a name rather than a key
-            return next((k for k, ns in keyed.items() if node in ns), None)
-
-        for event in events:
-            kind = _get(event, "kind", "")
-            extra = _get(event, "extra") or {}
-            doc_id = _get(event, "doc_id", "")
-            if kind == "vendor_merge":
-                into = current(_get(event, "target", ""))
-                if into is None:
-                    self.problems.append(f"vendor_merge {doc_id}: target not found")
-                    continue
-                for source in [doc_id, *extra.get("members", [])]:
-                    key = current(source) if source else None
-                    if key is None:
-                        self.problems.append(f"vendor_merge: {source!r} not found")
-                    elif key != into:
-                        keyed[into] = sorted(set(keyed[into]) | set(keyed.pop(key)))
-                        alias[key] = into
-            elif kind == "vendor_split":
-                key = current(doc_id)
-                if key is None:
-                    self.problems.append(f"vendor_split {doc_id}: vendor not found")
-                    continue
-                moving = {"n:" + normalise(n) for n in extra.get("names", [])} & set(keyed[key])
-                if not moving or moving >= {n for n in keyed[key] if n.startswith("n:")}:
-                    self.problems.append(f"vendor_split {doc_id}: names not in the vendor")
-                    continue
-                new_key = vendor_key(self._canonical(sorted(n[2:] for n in moving), parent_of))
-                if new_key in keyed or new_key in alias:
-                    new_key = vendor_key("split:" + ",".join(sorted(moving)))
-                keyed[key] = [n for n in keyed[key] if n not in moving]
-                keyed[new_key] = sorted(moving)
-        return keyed
-
     # -- lookup -------------------------------------------------------------
+    def locate(self, key: str, spellings: Iterable[str] = ()) -> str | None:
+        """The key now of the vendor a decision called ``key`` (vendors/events.py)."""
+        if not self._built:
+            self.build()
+        return self._grouping.locate(key, spellings)
+
     def vendors(self) -> list[Vendor]:
         """All vendors, sorted by key."""
         return list(self._vendors)

@@ -28,152 +28,33 @@ Rules (documented in the list's introduction as well):
   rollup counts records per spelling itself, and a vendor is shown under the
   spelling of most of its records (GEO's subsidiary B.I. has fewer records than
   THE GEO GROUP, INC.); its parent is the resolver's.
+- Review status and evidence come from the folded current state of the log
+  only (vendors/reviews.py), and a vendor-level decision follows its vendor
+  through merges (vendors/events.py).
+
+The list's dataclasses are in vendors/rows.py, results reading in vendors/lines.py.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
-from urllib.parse import quote
+from typing import Iterable
 
 from extract.agencies import COVERED
 from extract.errors import InputError
-from report import LABEL_ORDER
 
-try:  # measured in bench/bench_rollup.py: parsing is most of the pass
-    import orjson as _orjson
+from .lines import doc_link, iter_lines, ref_of, sha256_file, vendor_ref
+from .reviews import load_log, locate_event, review_index, vendor_decisions
+from .rows import (STATUSES, Evidence, Provenance, Rollup, VendorRow, label_rank,
+                   row_sort_key)
 
-    _loads = _orjson.loads
-    _JSONError: tuple = (_orjson.JSONDecodeError, UnicodeDecodeError)
-except ImportError:  # pragma: no cover - the plain library is a fine fallback
-    import json as _json
-
-    _loads = _json.loads
-    _JSONError = (ValueError, UnicodeDecodeError)
-
-STATUSES = ("confirmed", "proposed", "rejected")
 TOP_K = 3
 EVIDENCE_CHARS = 400
 _SPACE = re.compile(r"\s+")
-USASPENDING = "https://www.usaspending.gov/award/"
-
-
-def label_rank(label: str) -> tuple:
-    return (LABEL_ORDER.index(label) if label in LABEL_ORDER else len(LABEL_ORDER), label)
-
-
-@dataclass
-class Evidence:
-    """One passage shown for a vendor and category, with where it came from."""
-    doc_id: str
-    kind: str
-    path: str
-    record: int | None
-    page: int | None
-    field: str | None
-    text: str
-    score: float
-    link: str
-    review: str = "unreviewed"          # confirmed | unreviewed | disputed | rejected
-    award: str | None = None            # award key: modifications of one award share it
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Evidence":
-        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__})
-
-    def sort_key(self) -> tuple:
-        tier = 0 if self.review == "confirmed" else 2 if self.review == "rejected" else 1
-        return (tier, -self.score, self.doc_id, self.page or 0, self.text)
-
-    def group(self) -> str:
-        """One evidence passage per award (its modifications repeat the description)."""
-        return self.award or self.doc_id
-
-    def where(self) -> str:
-        """``file.csv record 17`` / ``file.pdf page 3``: short, for lists."""
-        name = Path(self.path).name if self.path else "?"
-        if self.page:
-            return f"{name} page {self.page}"
-        return f"{name} record {self.record}" if self.record is not None else name
-
-
-@dataclass
-class VendorRow:
-    """One vendor and category: the unit of the published list."""
-    vendor_key: str
-    vendor: str
-    parent: str | None
-    category: str
-    status: str
-    covered_agencies: list[str]
-    other_agencies: list[str]
-    obligated: float
-    obligated_covered: float
-    first_date: str | None
-    last_date: str | None
-    documents: int                      # supporting documents
-    confirmed: int
-    rejected: int
-    disputed: int
-    best_score: float
-    evidence: list[Evidence]
-    variants: list[str]
-    vendor_decision: str | None = None  # latest vendor_label answer, if any
-
-    @property
-    def agencies(self) -> str:
-        text = ", ".join(self.covered_agencies)
-        if self.other_agencies:
-            text += ("; " if text else "") + "other: " + ", ".join(self.other_agencies)
-        return text
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["evidence"] = [e.to_dict() for e in self.evidence]
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "VendorRow":
-        d = {k: d.get(k) for k in cls.__dataclass_fields__}
-        d["evidence"] = [Evidence.from_dict(e) for e in d["evidence"] or []]
-        return cls(**d)
-
-
-@dataclass
-class Provenance:
-    results: list[dict]                 # {path, sha256, bytes, lines}
-    decisions: dict | None              # {path, sha256, bytes, decisions, problems}
-    model_versions: dict[str, int]
-    lines: int = 0
-    errors: int = 0                     # error lines (documents that could not be read)
-    bad_lines: int = 0                  # torn / non-JSON lines
-    no_vendor: int = 0                  # labelled documents without a vendor name
-    duplicates: int = 0                 # document ids seen more than once
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Provenance":
-        return cls(**{k: d.get(k) for k in cls.__dataclass_fields__})
-
-
-@dataclass
-class Rollup:
-    rows: list[VendorRow]
-    provenance: Provenance
-    ref_keys: dict = field(default_factory=dict)   # spelling tuple -> vendor key
-    names: dict = field(default_factory=dict)      # vendor key -> display name (every vendor seen)
-
-    def to_dict(self) -> dict:
-        return {"provenance": self.provenance.to_dict(),
-                "rows": [r.to_dict() for r in self.rows]}
+__all__ = ["EVIDENCE_CHARS", "STATUSES", "TOP_K", "Evidence", "Provenance", "Rollup", "VendorRow",
+           "doc_link", "documents_of", "iter_lines", "label_rank", "review_index", "rollup",
+           "row_sort_key", "sha256_file", "vendor_decisions"]
 
 
 class _Agg:
@@ -237,16 +118,6 @@ def _clip(text: str) -> str:
     return text if len(text) <= EVIDENCE_CHARS else text[:EVIDENCE_CHARS - 1].rstrip() + "…"
 
 
-def doc_link(line: dict, page: int | None = None) -> str:
-    """Where a reader can see the document: USAspending for awards, the file for PDFs."""
-    md = line.get("metadata") or {}
-    key = md.get("award_key") or ""
-    if line.get("kind") == "award" and key.startswith(("CONT_", "ASST_")):
-        return USASPENDING + quote(key, safe="") + "/"
-    path = (line.get("source") or {}).get("path") or ""
-    return path + (f"#page={page}" if page else "")
-
-
 def _evidence(line: dict, label: str, item: dict | None, review: str, decision_ev: list,
               score: float) -> Evidence:
     passages = (item or {}).get("evidence") or decision_ev or []
@@ -264,85 +135,6 @@ def _evidence(line: dict, label: str, item: dict | None, review: str, decision_e
                     award=(line.get("metadata") or {}).get("award_key") or None)
 
 
-def _ref(line: dict) -> tuple:
-    """What a line says about its vendor, as a hashable tuple in VendorRef field order."""
-    md = line.get("metadata") or {}
-    return (line.get("vendor") or md.get("vendor") or "",
-            line.get("parent") or md.get("vendor_parent") or md.get("parent_name") or None,
-            md.get("uei") or None, md.get("duns") or None,
-            md.get("vendor_dba") or md.get("dba") or None,
-            md.get("parent_uei") or None, md.get("parent_duns") or None)
-
-
-def _vendor_ref(ref: tuple):
-    from vendors.resolve import VendorRef  # the resolution helper's module
-
-    return VendorRef(name=ref[0], parent=ref[1], uei=ref[2], duns=ref[3], dba=ref[4],
-                     parent_uei=ref[5], parent_duns=ref[6])
-
-
-def sha256_file(path: Path) -> tuple[str, int]:
-    h, size = hashlib.sha256(), 0
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-            size += len(block)
-    return h.hexdigest(), size
-
-
-def iter_lines(path: Path, stats: dict) -> Iterator[dict]:
-    """Parsed lines of one results file; hashes the bytes on the way."""
-    h = hashlib.sha256()
-    size = lines = 0
-    try:
-        fh = open(path, "rb")
-    except OSError as exc:
-        raise InputError("cannot open results", str(path), exc.strerror or str(exc)) from exc
-    with fh:
-        for raw in fh:
-            h.update(raw)
-            size += len(raw)
-            if not raw.strip():
-                continue
-            lines += 1
-            try:
-                line = _loads(raw)
-            except _JSONError:
-                stats["bad_lines"] += 1
-                continue
-            if isinstance(line, dict):
-                yield line
-            else:
-                stats["bad_lines"] += 1
-    stats["files"].append({"path": str(path), "sha256": h.hexdigest(), "bytes": size,
-                           "lines": lines})
-
-
-def review_index(state) -> dict[str, dict[str, tuple[str, list]]]:
-    """doc_id -> label -> (review status, evidence of the latest accept) from a LogState."""
-    index: dict = {}
-    if state is None:
-        return index
-    for (doc_id, label), item in state.items.items():
-        if item.status not in ("confirmed", "rejected", "disputed"):
-            continue
-        evidence = []
-        for d in item.decisions:
-            if d.answer == "accept" and d.evidence:
-                evidence = d.evidence
-        index.setdefault(doc_id, {})[label] = (item.status, evidence)
-    return index
-
-
-def vendor_decisions(state) -> dict[tuple[str, str], str]:
-    """(vendor key, label) -> the latest vendor_label answer (accept/reject)."""
-    out: dict = {}
-    for d in (state.vendor_events if state is not None else ()):
-        if d.kind == "vendor_label" and d.answer in ("accept", "reject"):
-            out[(d.doc_id, d.label)] = d.answer
-    return out
-
-
 def rollup(results: Iterable[str | Path], log=None, *, top_k: int = TOP_K,
            resolver=None) -> Rollup:
     """Per-vendor, per-category rows from results files and a decision log.
@@ -357,9 +149,8 @@ def rollup(results: Iterable[str | Path], log=None, *, top_k: int = TOP_K,
         if not p.is_file():
             raise InputError("results file not found", str(p),
                              "give the JSONL written by `sanctuary-screen classify`")
-    state, decisions_info = _load_log(log)
+    state, decisions_info = load_log(log)
     reviewed = review_index(state)
-    vendor_answers = vendor_decisions(state)
 
     stats = {"files": [], "bad_lines": 0}
     versions: Counter = Counter()
@@ -373,7 +164,7 @@ def rollup(results: Iterable[str | Path], log=None, *, top_k: int = TOP_K,
             if line.get("error"):
                 errors += 1
                 continue
-            ref = _ref(line)
+            ref = ref_of(line)
             if ref[0]:
                 refs[ref] += 1
             doc_id = line.get("doc_id") or ""
@@ -390,11 +181,11 @@ def rollup(results: Iterable[str | Path], log=None, *, top_k: int = TOP_K,
             seen.add(doc_id)
             _add_line(line, ref, labels, reviews or {}, aggs, top_k)
 
-    from vendors.resolve import Resolver  # the resolution helper's module
+    from vendors.resolve import Resolver  # imports rapidfuzz: only when rolling up
 
     resolver = resolver or Resolver()
     ordered = sorted(refs, key=_ref_sort)
-    vrefs = [_vendor_ref(ref) for ref in ordered]
+    vrefs = [vendor_ref(ref) for ref in ordered]
     for vref in vrefs:      # once per distinct spelling tuple, not per record (see below)
         resolver.add(vref)
     resolver.build(list(state.vendor_events) if state is not None else [])
@@ -406,6 +197,9 @@ def rollup(results: Iterable[str | Path], log=None, *, top_k: int = TOP_K,
         vendors[v.key] = v
         spellings.setdefault(v.key, Counter())[" ".join(ref[0].split())] += refs[ref]
     vendors = {key: _display(v, spellings.get(key)) for key, v in vendors.items()}
+    vendor_answers = vendor_decisions(state, resolver.locate)
+    events = {d.id: locate_event(d, resolver.locate)
+              for d in (state.vendor_events if state is not None else ())}
 
     merged: dict[tuple[str, str], _Agg] = {}
     for (ref, label), agg in sorted(aggs.items(), key=lambda kv: (_ref_sort(kv[0][0]), kv[0][1])):
@@ -423,7 +217,9 @@ def rollup(results: Iterable[str | Path], log=None, *, top_k: int = TOP_K,
                             errors=errors, bad_lines=stats["bad_lines"], no_vendor=no_vendor,
                             duplicates=duplicates)
     return Rollup(rows=rows, provenance=provenance, ref_keys=ref_keys,
-                  names={k: v.name for k, v in sorted(vendors.items())})
+                  names={k: v.name for k, v in sorted(vendors.items())},
+                  spellings={k: list(v.variants) for k, v in sorted(vendors.items())},
+                  events={i: k for i, k in events.items() if k})
 
 
 def _display(vendor, counts: Counter | None):
@@ -440,27 +236,6 @@ def _display(vendor, counts: Counter | None):
 
 def _ref_sort(ref: tuple) -> tuple:
     return tuple(x or "" for x in ref)
-
-
-def row_sort_key(row: VendorRow) -> tuple:
-    return (label_rank(row.category), STATUSES.index(row.status), -row.obligated,
-            -row.documents, row.vendor, row.vendor_key)
-
-
-def _load_log(log):
-    if log is None:
-        return None, None
-    path = Path(getattr(log, "path", "") or "")
-    if not path.is_file():
-        return None, {"path": str(path), "sha256": None, "bytes": 0, "decisions": 0,
-                      "problems": 0}
-    for _ in range(3):  # the app may append meanwhile: hash the bytes that were folded
-        digest, size = sha256_file(path)
-        state = log.state()
-        if path.stat().st_size == size:
-            break
-    return state, {"path": str(path), "sha256": digest, "bytes": size,
-                   "decisions": getattr(state, "count", None), "problems": len(state.problems)}
 
 
 def _add_line(line: dict, ref: tuple, labels, reviews: dict, aggs: dict, k: int) -> None:
@@ -527,7 +302,7 @@ def documents_of(results: Iterable[str | Path], roll: Rollup, vendor_key: str,
     stats = {"files": [], "bad_lines": 0}
     for path in sorted({Path(p) for p in results}, key=str):
         for line in iter_lines(path, stats):
-            if line.get("error") or _ref(line) not in keys:
+            if line.get("error") or ref_of(line) not in keys:
                 continue
             md = line.get("metadata") or {}
             out.append({"doc_id": line.get("doc_id"), "kind": line.get("kind"),

@@ -7,7 +7,7 @@ import streamlit as st
 from extract.errors import ScreenError
 from review.decide import decide
 from review.text import esc, evidence_html, md
-from review.ui.common import Ctx, goto, show_problems
+from review.ui.common import Ctx, goto, show_flash, show_problems
 
 
 def _agreement_module():
@@ -41,10 +41,7 @@ def pair_rows(pairs) -> list[dict]:
 def render(ctx: Ctx) -> None:
     st.title("Agreement")
     show_problems(ctx)
-    if msg := st.session_state.pop("flash_error", None):
-        st.error(msg)
-    if msg := st.session_state.pop("flash", None):
-        st.success(msg, icon="✅")
+    show_flash()
     mod = _agreement_module()
     if mod is None:
         st.info("Agreement statistics are not available (annotations/agreement.py missing).")

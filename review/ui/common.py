@@ -3,7 +3,8 @@
 Loaded results are cached with ``st.cache_resource`` keyed on each file's path,
 mtime and size: one ResultStore + Queue per server process, shared read-only
 by all sessions. (``st.cache_data`` would pickle and copy the 60,000-row store
-on every rerun; the project uses no pickle.)
+on every rerun; the project uses no pickle.) The parsed store is also kept in
+the cache folder (review/store_cache.py), so a restarted app does not parse again.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from extract.errors import ScreenError
 from review.config import ReviewConfig
 from review.pages import DEFAULT_CACHE, DataRoot
 from review.queue import Filters, Marks, Queue, build_queue, marks
-from review.store import file_key, load_results, read_thresholds
+from review.store import file_key, read_thresholds
+from review.store_cache import load_cached
 from review.text import STYLE, md
 
 PAGES = ("queue", "item", "overview", "agreement", "vendors")
@@ -40,8 +42,8 @@ class Ctx:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading results…")
-def _queue(key: tuple) -> Queue:
-    store = load_results([Path(k[0]) for k in key])
+def _queue(key: tuple, cache: str) -> Queue:
+    store = load_cached([Path(k[0]) for k in key], Path(cache) / "stores")
     return build_queue(store, read_thresholds())
 
 
@@ -60,7 +62,9 @@ def _claims(path: str, ttl: float):
 
 
 def load_queue(config: ReviewConfig) -> Queue:
-    return _queue(file_key(config.results))
+    """The queue of the results files: parsed once per process, and kept on disk in the
+    cache folder so a restarted app skips the parse (review/store_cache.py)."""
+    return _queue(file_key(config.results), str(config.cache or DEFAULT_CACHE))
 
 
 def context(config: ReviewConfig, reviewer: str) -> Ctx:
@@ -121,6 +125,14 @@ def show_problems(ctx: Ctx) -> None:
         shown = "; ".join(f"line {p.line}: {p.message}" for p in problems[:5])
         st.warning(md(f"{len(problems)} corrupt lines in the decision log {ctx.log.path} were "
                       f"skipped: {shown}" + (" …" if len(problems) > 5 else "")))
+
+
+def show_flash() -> None:
+    """The message a callback left for this run ("flash_error" / "flash"), shown once."""
+    if msg := st.session_state.pop("flash_error", None):
+        st.error(msg)
+    if msg := st.session_state.pop("flash", None):
+        st.success(msg, icon="✅")
 
 
 def goto(page: str, **state) -> None:

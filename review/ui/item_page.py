@@ -17,7 +17,7 @@ from review.pages import page_image, page_texts
 from review.queue import next_item
 from review.store import LABELS
 from review.text import esc, evidence_html, facts_table, md
-from review.ui.common import Ctx, filters, goto, show_problems
+from review.ui.common import Ctx, filters, goto, show_flash, show_problems
 from review.ui.queue_page import current_selection, hidden_items
 
 VERBS = {"accept": "confirmed", "reject": "rejected", "ignore": "skipped"}
@@ -245,10 +245,7 @@ def related(ctx: Ctx, i: int) -> None:
 
 def render(ctx: Ctx) -> None:
     show_problems(ctx)
-    if msg := st.session_state.pop("flash_error", None):
-        st.error(msg)
-    if msg := st.session_state.pop("flash", None):
-        st.success(msg, icon="✅")
+    show_flash()
     i = current_item(ctx)
     if i is None:
         st.title("Nothing left to review")

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from review import overview
 from review.queue import STATUSES
 from review.ui.common import Ctx, show_problems
 
 
 def render(ctx: Ctx) -> None:
+    from review import overview     # Altair: loaded when the page is first drawn, not at start
+
     st.title("Overview")
     show_problems(ctx)
     counts = overview.label_status_counts(ctx.q, ctx.marks)
