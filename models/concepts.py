@@ -26,7 +26,15 @@ CONCEPTS = {
         r"(?:booking|arrest|jail|court)[- ](?:data|records)|criminal[- ](?:history|justice[- ]"
         r"information|records?)|location[- ]data|data[- ]broker|commercial[- ]data|"
         r"data[- ](?:feed|subscription)s?|accurint|lexisnexis[- ]risk|batch[- ](?:search|locate)|"
-        r"skip[- ]trac|records?[- ](?:database|access|check)|database[- ]access"),
+        r"skip[- ]trac|records?[- ](?:database|access|check)|database[- ]access|"
+        # DECISIONS.md rule 1: government records about people bought for access
+        r"ncic|nlets|criminal[- ]apprehension|crime[- ]information|offender[- ]based|"
+        r"inmate[- ](?:database|data|records|information|locator)|birth[- ](?:records?|"
+        r"verifications?|certificates?)|wage[- ](?:data|database|records)|motor[- ]vehicle[- ]"
+        r"records|driver'?s?[- ]licen[cs]e[- ](?:data|records)|vital[- ]records|"
+        # license-plate-reader data shared between agencies through a vendor's network
+        r"detection[- ]data|contributed[- ]data|private[- ]data|nvls|national[- ]vehicle[- ]"
+        r"location|cameras?\)? relationship[- ]access"),
     "extreme_vetting": (
         r"vetting|biometrics?|facial[- ](?:recognition|verification|confirmation|comparison)|"
         r"face[- ](?:recognition|matching|comparison)|finger[- ]?prints?(?:ing)?|iris[- ]"
@@ -34,7 +42,9 @@ CONCEPTS = {
         r"analytics|exploitation|data)|open[- ]source[- ]intelligence|\bosint\b|link[- ]analysis|"
         r"risk[- ](?:scoring|assessment|model)|targeting|threat[- ](?:model|assessment|analysis)|"
         r"predictive|data[- ]mining|data[- ]fusion|lead[- ](?:analytics|generation|development)|"
-        r"overstay|investigative[- ]case[- ]management|data[- ]analytics|intelligence[- ]analysis|"
+        r"overstay|investigative[- ]case[- ]management|\bicm\b|data[- ]analytics|intelligence[- ]"
+        r"analy(?:sis|sts?)|pattern[- ]analysis|name[- ]match|kinship|dna[- ]test|threat[- ]"
+        r"determination|associate[- ]analysis|common[- ]plate|"
         r"identity[- ](?:verification|resolution)|(?:traveler|passenger)[- ]screening|"
         r"screening[- ]of[- ](?:travel|passeng)"),
     "detention": (
@@ -44,7 +54,31 @@ CONCEPTS = {
         r"migrants|non-?citizens)|alternatives?[- ]to[- ]detention|\batd\b|\bisap\b|"
         r"ankle[- ]monitor|electronic[- ]monitoring|family[- ]residential|staging[- ]facility|"
         r"decompression|lateral[- ](?:transfer|flight)s?|migrants?|unaccompanied|"
-        r"non-?citizens?|immigrants?"),
+        r"non-?citizens?|immigrants?|"
+        # goods for people held (rule 3), their health care, sites and transport (rules 2, 7)
+        r"bedding|linens?|blankets?|mattress(?:es)?|hygiene|diapers?|infant[- ]formula|"
+        r"tampons|sanitary[- ]napkins|caretakers?|\bihsc\b|health[- ]service[- ]corps|"
+        r"service[- ]processing|\bspc\b|\bcpc\b|\bcdf\b|juvenile|\bjuvi\b|sally[- ]port|"
+        r"holding[- ]cells?|hold[- ]rooms?|padded[- ]cells?|repatriation|institutional[- ]removal|"
+        r"\btitle[- ]42\b|\bt42\b|flores|alien[- ]housing|housing[- ]of[- ](?:aliens|detainees)|"
+        r"temporary[- ]shelters?|escort[- ]services?"),
+    # What LABELING.md's "Does not count" lists and DECISIONS.md name as *not* the service:
+    # one feature each, so the model can learn to weigh them against the phrases above.
+    "not_data_broker": (
+        r"legal[- ]research|westlaw|case[- ]law|statutes|hein[- ]?online|court[- ]electronic|"
+        r"newspapers?|periodicals?|news[- ]service|weather|maps?\b|mapping|"
+        r"d&b|dun[- ]&?[- ]?bradstreet|hoovers?\b|business[- ](?:data|information|credit)|"
+        r"circuits?\b|data[- ]?lines?\b|t1\b|terminals?\b|machines?\b|radio|telephone|"
+        r"translation|interpret"),
+    "not_extreme_vetting": (
+        r"cyber|network[- ]security|endpoint|malware|antivirus|intrusion[- ]detection|"
+        r"help[- ]?desk|hosting|office[- ]software|payroll|human[- ]resources|financial[- ]"
+        r"(?:system|management)|records[- ]management|training"),
+    "not_detention": (
+        r"furniture|workstations?|locker[- ]rooms?|copiers?|landscaping|grounds[- ]maintenance|"
+        r"staff[- ](?:training|phones?|wellness)|golf[- ]carts?|telehandler|forklift|"
+        r"office[- ](?:supplies|space|lease|renovation)|opla|inspections?|audits?|accreditation|"
+        r"prea\b|gun[- ]range|firearms?|ammunition|range[- ]rental"),
 }
 
 

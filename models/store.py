@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import skops.io as sio
+from skops.io.exceptions import UntrustedTypesFoundException
 
 from extract.errors import ModelError
 
@@ -41,16 +42,16 @@ def load(path: Path = DEFAULT_MODEL):
     except OSError as exc:
         raise ModelError("cannot read model", str(path),
                          "train one with `sanctuary-screen train`") from exc
+    # One pass over the archive: skops audits every type against its defaults plus
+    # TRUSTED before it constructs anything, and names the types it refuses.
     try:
-        untrusted = sio.get_untrusted_types(data=data)
-    except Exception as exc:  # skops raises various errors on a corrupt archive
+        return sio.loads(data, trusted=sorted(TRUSTED))
+    except UntrustedTypesFoundException as exc:
+        raise ModelError("model file contains untrusted types", str(path),
+                         str(exc).splitlines()[0]) from exc
+    except zipfile.BadZipFile as exc:
         raise ModelError("not a skops model file", str(path), str(exc)) from exc
-    refused = sorted(set(untrusted) - TRUSTED)
-    if refused:
-        raise ModelError("model file contains untrusted types", str(path), ", ".join(refused))
-    try:
-        return sio.loads(data, trusted=sorted(set(untrusted)))
-    except Exception as exc:
+    except Exception as exc:  # skops raises various errors on a corrupt archive
         raise ModelError("cannot load model", str(path), str(exc)) from exc
 
 

@@ -81,7 +81,8 @@ def train(examples: list[Example] | None = None, model_path: Path = store.DEFAUL
         "sha256": sha,
         "labels": list(LABELS),
         "thresholds": {label: round(t, 6) for label, t in zip(LABELS, thresholds)},
-        "model": "TF-IDF word 1-2 grams per field (text, PSC, NAICS) and char_wb 3-5 grams of the text + logistic regression "
+        "model": "TF-IDF word 1-2 grams per field (text, PSC, NAICS), char_wb 3-5 grams of the text and counts of the "
+                 "services (and the exclusions) that LABELING.md and DECISIONS.md name + logistic regression "
                  "per label, Platt-calibrated on 5-fold out-of-fold scores",
         "params": {"C": C, "seed": seed, "threshold_rule":
                    f"best F1 on the development split with precision >= {min_precision}"},
@@ -136,4 +137,6 @@ optimistic; average precision (AP) does not depend on them.
 - A record is labelled only from its own text: a modification that names no service gets no label
   even when the vendor is known for one (the vendor rollup carries vendor-level categories).
 - Trained on federal award text; PDF passages are a small share of the data.
+- Thresholds rest on few development positives (see support): compare `sanctuary-screen evaluate
+  --cv 5`, whose out-of-fold precision at these thresholds is the steadier estimate.
 """

@@ -106,3 +106,18 @@ def test_agreements_contracts_and_range_printouts_get_no_label(shared_pdf_result
     assert len(negatives) == 6 + 20 + 2
     assert {n: rows[n]["labels"] for n in negatives if rows[n]["labels"]} == {}
     assert summary.pages == sum(r["metadata"]["pages"] for r in rows.values() if not r["error"])
+
+
+@needs_shared
+def test_akima_guard_services_for_a_detention_office_are_detention(tmp_path):
+    """DECISIONS.md rule 9: guard services (PSC HOUSEKEEPING- GUARD, "St. Paul Guard
+    Services") bought by ICE's Detention Compliance and Removals office are detention;
+    the evidence is the guard service on page 2, not the office name (the same office's
+    gun-range rentals stay negative: test above)."""
+    out = tmp_path / "ak.jsonl"
+    pipeline.run([SHARED / "pdfs/fpds/akima-contract.pdf"], out, ocr="never")
+    [row] = [r for r in lines(out) if r["kind"] == "pdf"]
+    assert [l["label"] for l in row["labels"]] == ["detention"]
+    [label] = row["labels"]
+    assert label["evidence"] and all(ev["page"] == 2 and ev["boxes"] for ev in label["evidence"])
+    assert "guard" in label["evidence"][0]["text"].lower()
