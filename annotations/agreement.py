@@ -6,6 +6,8 @@
 - ``agreement(state)`` compares, per label and per pair of reviewers, their
   latest accept/reject answers on the items both answered ("ignore" is not an
   answer here): n, percent agreement and Cohen's kappa.
+- ``needs_review`` / ``wants`` say whether an item goes to a reviewer (the queue's
+  rule), ``blind_to`` whether others' answers on it must stay hidden from them.
 - ``disputed(state)`` is the adjudication queue; an ``adjudicate`` decision
   settles an item and takes it off the queue (annotations.decisions.fold).
 
@@ -51,13 +53,32 @@ def needs_review(state: LogState, doc_id: str, label: str, reviewer: str,
     adjudication or has the answers it needs (one, or two when picked for
     double review). Disputed items go to adjudication, not back to the queue.
     """
-    item = state.items.get((doc_id, label))
+    return wants(state.items.get((doc_id, label)), reviewer, share)
+
+
+def wants(item: ItemState | None, reviewer: str, share: float = 0.0) -> bool:
+    """``needs_review`` of an item already looked up (None: no decision on it yet).
+    The one rule the review queue follows (review/queue.py)."""
     if item is None:
         return True
     if reviewer in item.answers or item.adjudicator is not None or item.status == "disputed":
         return False
     given = sum(a in RATED for a in item.answers.values())
-    return given < reviewers_wanted(f"{doc_id}|{label}", share)
+    return given < reviewers_wanted(f"{item.doc_id}|{item.label}", share)
+
+
+def blind_to(item: ItemState | None, reviewer: str, share: float = 0.0) -> bool:
+    """Whether ``reviewer`` must not see the item's status, answers or notes: another
+    reviewer answered it and this reviewer's blind second answer is still wanted."""
+    return (item is not None
+            and any(r != reviewer and a in RATED for r, a in item.answers.items())
+            and wants(item, reviewer, share))
+
+
+def may_adjudicate(item: ItemState, reviewer: str) -> bool:
+    """Only someone who did not answer an item settles it: one of its own answerers
+    would be judge in their own dispute."""
+    return reviewer not in item.answers
 
 
 def cohen_kappa(a: list[str], b: list[str]) -> float:

@@ -6,5 +6,7 @@
 - ``text``: document text escaped for HTML, evidence highlighted inside it.
 - ``pages``: PDF page images with evidence boxes, only from under the data root.
 - ``overview``: chart data and Altair charts.
+- ``vendor_decisions``: the decision rows the Vendors page shows (blind review kept).
+- ``vendors_page``: the Vendors page (vendor rollup, drill-down, vendor decisions).
 - ``ui``: the Streamlit pages (layout only).
 """

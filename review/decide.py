@@ -5,7 +5,9 @@ has written, flushed and fsync'd the line by then.
 """
 from __future__ import annotations
 
+from annotations.agreement import may_adjudicate
 from annotations.decisions import Decision, DecisionLog
+from extract.errors import InputError
 
 KEYS = {  # one key per action (Streamlit reserves C and R)
     "accept": "A",     # confirm the label
@@ -45,3 +47,22 @@ def undo_last(log: DecisionLog, reviewer: str) -> Decision | None:
     log.append(Decision(doc_id=last.doc_id, label=last.label, answer=last.answer,
                         reviewer=reviewer, kind="undo", target=last.id))
     return last
+
+
+class OwnDispute(InputError):
+    """A reviewer tried to settle an item they answered themselves."""
+
+
+def adjudicate(log: DecisionLog, store, doc_id: str, label: str, answer: str,
+               adjudicator: str, note: str = "") -> Decision:
+    """Settle a disputed item; the decision records ``adjudicator`` as its reviewer
+    (annotations.fold: ``ItemState.adjudicator``). OwnDispute when the adjudicator
+    answered the item; InputError when its results line cannot be read back (the
+    results file changed since it was loaded)."""
+    item = log.state().item(doc_id, label)
+    if not may_adjudicate(item, adjudicator):
+        raise OwnDispute(f"you answered {label} on {doc_id} yourself",
+                         hint="a dispute is settled by a reviewer who did not answer the item")
+    row = store.index.get(doc_id)
+    line = store.line(row) if row is not None else {"doc_id": doc_id}
+    return decide(log, line, label, answer, adjudicator, note, kind="adjudicate")

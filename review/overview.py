@@ -10,8 +10,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from review.queue import STATUSES, Marks, Queue
-from review.store import LABELS
+from annotations.decisions import LABELS, STATUSES
+from review.queue import Marks, Queue
 
 L = len(LABELS)
 BINS = np.linspace(0.0, 1.0, 21)
@@ -54,26 +54,35 @@ def score_histogram(q: Queue) -> pd.DataFrame:
 
 
 def top_vendors(q: Queue, m: Marks, n: int = 15) -> pd.DataFrame:
-    """vendor, label, confirmed, dollars: vendors with the most confirmed items
-    (ties broken by dollars), dollars = obligated amount of those documents."""
+    """vendor, label, confirmed, dollars, vendor_dollars: the ``n`` vendors with the
+    most confirmed items (ties broken by dollars). ``dollars`` is the obligated amount
+    of the documents confirmed for that label; ``vendor_dollars`` that of the vendor's
+    confirmed documents, each document counted once even when confirmed for two labels
+    (the ranking and the dollars chart use it)."""
     store = q.store
     confirmed = np.flatnonzero(m.status == STATUSES.index("confirmed"))
     agg: dict[tuple[str, str], list] = {}
+    docs: dict[str, dict[int, float]] = {}
     for i in confirmed:
         row = int(i) // L
-        key = (store.vendors[row] or "(no vendor)", LABELS[int(i) % L])
-        cell = agg.setdefault(key, [0, 0.0])
-        cell[0] += 1
+        vendor = store.vendors[row] or "(no vendor)"
+        cell = agg.setdefault((vendor, LABELS[int(i) % L]), [0, 0.0])
         amount = store.amount[row]
-        cell[1] += 0.0 if np.isnan(amount) else float(amount)
-    df = pd.DataFrame([{"vendor": v, "label": lab, "confirmed": c, "dollars": d}
+        dollars = 0.0 if np.isnan(amount) else float(amount)
+        cell[0] += 1
+        cell[1] += dollars
+        docs.setdefault(vendor, {})[row] = dollars
+    totals = {v: sum(rows.values()) for v, rows in docs.items()}
+    df = pd.DataFrame([{"vendor": v, "label": lab, "confirmed": c, "dollars": d,
+                        "vendor_dollars": totals[v]}
                        for (v, lab), (c, d) in agg.items()],
-                      columns=["vendor", "label", "confirmed", "dollars"])
+                      columns=["vendor", "label", "confirmed", "dollars", "vendor_dollars"])
     if df.empty:
         return df
-    totals = df.groupby("vendor")[["confirmed", "dollars"]].sum() \
-        .sort_values(["confirmed", "dollars"], ascending=False)
-    keep = list(totals.index[:n])
+    ranked = df.groupby("vendor").agg(confirmed=("confirmed", "sum"),
+                                      dollars=("vendor_dollars", "first")) \
+        .sort_values(["confirmed", "dollars"], ascending=False, kind="stable")
+    keep = list(ranked.index[:n])
     return df[df["vendor"].isin(keep)].reset_index(drop=True)
 
 
@@ -111,9 +120,9 @@ def vendors_chart(df: pd.DataFrame) -> alt.Chart:
     count = base.mark_bar().encode(x=alt.X("confirmed:Q", title="confirmed items"),
                                    color="label:N",
                                    tooltip=["vendor", "label", "confirmed", "dollars"])
-    dollars = base.mark_bar().encode(x=alt.X("dollars:Q", title="obligated dollars"),
-                                     color="label:N",
-                                     tooltip=["vendor", "label", "confirmed",
-                                              alt.Tooltip("dollars:Q", format="$,.0f")])
+    dollars = base.mark_bar().encode(   # one bar per vendor: a document counted once
+        x=alt.X("max(vendor_dollars):Q", title="obligated dollars (confirmed documents)"),
+        tooltip=["vendor", alt.Tooltip("max(vendor_dollars):Q", format="$,.0f",
+                                       title="dollars")])
     return alt.hconcat(count, dollars).properties(
         title="Top vendors by confirmed labels and dollars")

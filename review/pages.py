@@ -5,6 +5,10 @@ followed) and refused unless the real file lies under the real root, so
 neither ``../`` nor a symlink can reach outside it. Pages are rendered by
 pdfium in a child process with a memory and time limit (a hostile PDF costs one
 error, not the server), then cached on disk as PNG; boxes are drawn on a copy.
+Each render writes its own temporary file (sessions are threads of one process,
+so the pid alone is not unique) and a page another session already produced
+counts as rendered. The PNG records the page size in points, so boxes land in
+the right place even when a very large page was rendered at a lower scale.
 
     root = DataRoot(Path("../shared/data"))
     pdf = root.resolve("../shared/data/pdfs/dhs/x.pdf")
@@ -19,6 +23,7 @@ import os
 import resource
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 from extract.errors import InputError
@@ -65,10 +70,18 @@ class DataRoot:
                          f"looked in the working directory and under {self.root}")
 
 
+CACHE_VERSION = 2       # 2: PNGs carry the page size in points ("points" text chunk)
+
+
 def _file_id(path: Path, page: int, scale: float) -> str:
     st = path.stat()
-    raw = f"{path}|{st.st_mtime_ns}|{st.st_size}|{page}|{scale}"
+    raw = f"{path}|{st.st_mtime_ns}|{st.st_size}|{page}|{scale}|v{CACHE_VERSION}"
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _tmp(out: Path) -> Path:
+    """A temporary name next to ``out`` that no other thread or process uses."""
+    return out.with_name(f"{out.name}.{uuid.uuid4().hex}.tmp")
 
 
 def render_png(path: Path, page: int, scale: float = SCALE, cache: Path = DEFAULT_CACHE) -> Path:
@@ -78,7 +91,7 @@ def render_png(path: Path, page: int, scale: float = SCALE, cache: Path = DEFAUL
     if out.is_file():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".{os.getpid()}.tmp")
+    tmp = _tmp(out)
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "review.pages", str(path), str(page), str(scale), str(tmp)],
@@ -86,10 +99,14 @@ def render_png(path: Path, page: int, scale: float = SCALE, cache: Path = DEFAUL
             cwd=str(Path(__file__).resolve().parents[1]))
     except subprocess.TimeoutExpired as exc:
         tmp.unlink(missing_ok=True)
+        if out.is_file():           # another session rendered it meanwhile
+            return out
         raise InputError(f"rendering page {page} took over {RENDER_SECONDS} s", str(path)) \
             from exc
     if proc.returncode != 0 or not tmp.is_file():
         tmp.unlink(missing_ok=True)
+        if out.is_file():           # another session rendered it meanwhile
+            return out
         why = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
         raise InputError(f"cannot render page {page}", str(path), why[:300])
     os.replace(tmp, out)
@@ -99,11 +116,13 @@ def render_png(path: Path, page: int, scale: float = SCALE, cache: Path = DEFAUL
 def draw_boxes(png: bytes | Path, boxes: list, scale: float = SCALE,
                color: str = "#e8590c") -> bytes:
     """The page image with each box [x0, top, x1, bottom] (PDF points, top-left
-    origin) outlined; PNG bytes."""
+    origin) outlined; PNG bytes. The scale is the image's own (pixels per point,
+    from the page size the render recorded) when it has one, else ``scale``."""
     from PIL import Image, ImageDraw
 
     data = Path(png).read_bytes() if isinstance(png, Path) else png
     with Image.open(io.BytesIO(data)) as img:
+        scale = image_scale(img.width, img.info.get("points"), scale)
         img = img.convert("RGB")
         draw = ImageDraw.Draw(img, "RGBA")
         for box in boxes or ():
@@ -116,6 +135,16 @@ def draw_boxes(png: bytes | Path, boxes: list, scale: float = SCALE,
         buf = io.BytesIO()
         img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def image_scale(width_px: int, points, default: float = SCALE) -> float:
+    """Pixels per PDF point of an image ``width_px`` wide showing a page whose size the
+    render recorded as ``points`` ("width height"); ``default`` when unrecorded."""
+    try:
+        page_width = float(str(points).split()[0])
+    except (IndexError, ValueError):
+        return default
+    return width_px / page_width if page_width > 0 else default
 
 
 def page_image(path: Path, page: int, boxes: list = (), scale: float = SCALE,
@@ -138,7 +167,7 @@ def page_texts(path: Path, cache: Path = DEFAULT_CACHE) -> dict[int, str]:
             pass
     texts = {p.number: p.text for p in iter_pages(path, ocr="never")}
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".{os.getpid()}.tmp")
+    tmp = _tmp(out)
     tmp.write_text(json.dumps(texts), encoding="utf-8")
     os.replace(tmp, out)
     return texts
@@ -148,6 +177,7 @@ def _child(path: str, page: int, scale: float, out: str) -> None:
     limit = RENDER_MEMORY_MB * 2**20  # set here, not in preexec_fn (unsafe under threads)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     import pypdfium2 as pdfium
+    from PIL.PngImagePlugin import PngInfo
 
     pdf = pdfium.PdfDocument(path)
     try:
@@ -156,7 +186,9 @@ def _child(path: str, page: int, scale: float, out: str) -> None:
         pg = pdf[page - 1]
         w, h = pg.get_size()
         scale = min(scale, (MAX_PIXELS / max(1.0, w * h)) ** 0.5)
-        pg.render(scale=scale).to_pil().save(out, format="PNG")
+        info = PngInfo()
+        info.add_text("points", f"{w} {h}")       # draw_boxes scales boxes by this
+        pg.render(scale=scale).to_pil().save(out, format="PNG", pnginfo=info)
     finally:
         pdf.close()
 

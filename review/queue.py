@@ -8,6 +8,12 @@ store; a request only masks them (numpy, a few ms for 180,000 items).
     q = build_queue(store, thresholds)
     order = select(q, Filters(labels=("detention",)), marks(q, state), reviewer="ana")
     item = next_item(q, order, claims, "ana")          # claims it, None when done
+
+Whether an item still wants this reviewer's answer, and whether it is blind to
+them (another reviewer answered it, their second answer is wanted), is decided
+by annotations.agreement (``wants``, ``blind_to``): the one rule for double review.
+A blind item is never listed under a status or under another reviewer's name, since
+being listed there would give that reviewer's answer away.
 """
 from __future__ import annotations
 
@@ -15,10 +21,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from review.store import LABELS, ResultStore
+from annotations.agreement import blind_to, wants
+from annotations.decisions import LABELS, STATUSES, ItemState
+from review.store import ResultStore
 
 ORDERS = ("uncertainty", "dollars", "vendor")
-STATUSES = ("unreviewed", "confirmed", "rejected", "disputed")
 VIEWS = ("to review",) + STATUSES + ("all",)  # "to review": what this reviewer should see next
 NEAR = 0.1  # unpredicted labels scoring at least this are queued too (possible missing labels)
 L = len(LABELS)
@@ -78,16 +85,20 @@ def build_queue(store: ResultStore, thresholds: dict[str, float], near: float = 
 @dataclass
 class Marks:
     """What the decision log says about items: status code per item (index into
-    STATUSES), and who answered which items (only decided items are listed)."""
+    STATUSES), who answered which items (only decided items are listed), and the
+    log's ItemState of every item with a decision."""
     status: np.ndarray
     answers: dict[int, dict[str, str]] = field(default_factory=dict)
+    items: dict[int, ItemState] = field(default_factory=dict)
     outside: int = 0  # decided items whose document is in no loaded results file
+    blind_memo: dict = field(default_factory=dict, repr=False, compare=False)  # see blind()
 
 
 def marks(q: Queue, state) -> Marks:
     """Fold a LogState (annotations.decisions) onto the queue's items."""
     status = np.zeros(len(q), dtype=np.int8)
     answers: dict[int, dict[str, str]] = {}
+    items: dict[int, ItemState] = {}
     outside = 0
     code = {s: k for k, s in enumerate(STATUSES)}
     for (doc_id, label), item in state.items.items():
@@ -96,9 +107,10 @@ def marks(q: Queue, state) -> Marks:
             outside += 1
             continue
         status[i] = code.get(item.status, 0)
+        items[i] = item
         if item.answers or item.final:
             answers[i] = dict(item.answers)
-    return Marks(status=status, answers=answers, outside=outside)
+    return Marks(status=status, answers=answers, items=items, outside=outside)
 
 
 @dataclass
@@ -112,13 +124,13 @@ class Filters:
     unpredicted: bool = True         # queue near-threshold labels the model did not predict
 
 
-def select(q: Queue, f: Filters, m: Marks, reviewer: str = "", share: float = 0.0,
-           double=None) -> np.ndarray:
-    """Item indices passing ``f``, in ``f.order``. ``double(key, share)`` says
-    whether an item goes to a second reviewer (annotations.agreement.double_review)."""
+def select(q: Queue, f: Filters, m: Marks, reviewer: str = "", share: float = 0.0
+           ) -> np.ndarray:
+    """Item indices passing ``f``, in ``f.order``, as ``reviewer`` may see them when
+    ``share`` of the items go to a second reviewer (annotations.agreement)."""
     store = q.store
-    decided = m.status > 0
-    mask = (q.predicted | (q.candidate if f.unpredicted else False)) | decided
+    queued = q.predicted | (q.candidate if f.unpredicted else False)
+    mask = queued | (m.status > 0)
     if f.labels:
         mask &= np.isin(np.arange(len(q)) % L, [LABELS.index(x) for x in f.labels])
     if f.agencies:
@@ -127,39 +139,21 @@ def select(q: Queue, f: Filters, m: Marks, reviewer: str = "", share: float = 0.
     if f.vendors:
         codes = [k for k, v in enumerate(store.vendor_names) if v in f.vendors]
         mask &= np.repeat(np.isin(store.vendor_code, codes), L)
+    hidden = blind(q, m, reviewer, share)
     if f.reviewer:
         by = np.zeros(len(q), dtype=bool)
-        by[[i for i, a in m.answers.items() if f.reviewer in a]] = True
+        by[[i for i, a in m.answers.items() if f.reviewer in a and i not in hidden]] = True
         mask &= by
     if f.view == "to review":
-        mask &= m.status == 0
-        for i, a in m.answers.items():
-            if reviewer in a:        # answered (or skipped with "ignore") by this reviewer
+        mask &= queued
+        for i, item in m.items.items():
+            if mask[i] and not wants(item, reviewer, share):
                 mask[i] = False
-        for i in _second_reviews(q, m, reviewer, share, double):
-            mask[i] = _passes(q, f, m, i)
     elif f.view in STATUSES:
         mask &= m.status == STATUSES.index(f.view)
+        mask[list(hidden)] = False
     order = q.orders[f.order]
     return order[mask[order]]
-
-
-def _second_reviews(q: Queue, m: Marks, reviewer: str, share: float, double) -> list[int]:
-    """Items answered by exactly one other reviewer that are drawn for double review."""
-    if share <= 0 or double is None:
-        return []
-    return [i for i, a in m.answers.items()
-            if len(a) == 1 and reviewer not in a and m.status[i] != STATUSES.index("disputed")
-            and double(q.key(i), share)]
-
-
-def _passes(q: Queue, f: Filters, m: Marks, i: int) -> bool:
-    store, row = q.store, q.row(i)
-    return ((not f.labels or q.label(i) in f.labels)
-            and (not f.agencies or store.agencies[row] in f.agencies)
-            and (not f.vendors or store.vendors[row] in f.vendors)
-            and (not f.reviewer or f.reviewer in m.answers.get(i, {}))
-            and bool(q.predicted[i] or (f.unpredicted and q.candidate[i])))
 
 
 def next_item(q: Queue, order: np.ndarray, claims, reviewer: str,
@@ -183,10 +177,17 @@ def next_item(q: Queue, order: np.ndarray, claims, reviewer: str,
     return None
 
 
-def blind(q: Queue, m: Marks, reviewer: str, share: float, double) -> set[int]:
-    """Items this reviewer must see blind: drawn for double review, answered by one
-    other reviewer so far. Their status and answers are not shown to this reviewer."""
-    return set(_second_reviews(q, m, reviewer, share, double))
+def blind(q: Queue, m: Marks, reviewer: str, share: float) -> frozenset[int]:
+    """Items this reviewer must see blind (annotations.agreement.blind_to): answered by
+    another reviewer, this one's answer still wanted. Their status and answers are not
+    shown to this reviewer."""
+    if share <= 0:          # nothing goes to a second reviewer: nothing is blind
+        return frozenset()
+    found = m.blind_memo.get((reviewer, share))    # a page asks several times per run
+    if found is None:
+        found = m.blind_memo[(reviewer, share)] = frozenset(
+            i for i, item in m.items.items() if blind_to(item, reviewer, share))
+    return found
 
 
 def table(q: Queue, items, m: Marks, limit: int = 50, hidden: set[int] = frozenset()
@@ -208,9 +209,11 @@ def table(q: Queue, items, m: Marks, limit: int = 50, hidden: set[int] = frozens
     return out
 
 
-def counts(q: Queue, m: Marks) -> dict[str, dict[str, int]]:
-    """Items per label and status among queued items (predicted or decided)."""
+def counts(q: Queue, m: Marks, hidden: set[int] = frozenset()) -> dict[str, dict[str, int]]:
+    """Items per label and status among queued items (predicted or decided); ``hidden``
+    (blind) items are left out, so the counts do not give their answers away."""
     pool = q.predicted | (m.status > 0)
+    pool[list(hidden)] = False
     labels = np.arange(len(q)) % L
     return {label: {s: int(np.sum(pool & (labels == k) & (m.status == c)))
                     for c, s in enumerate(STATUSES)}

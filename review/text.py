@@ -9,6 +9,9 @@ characters it is. Only the tags built here (``div``, ``mark``, ``span``,
 from __future__ import annotations
 
 import html
+import math
+
+from vendors.export import money as _money
 
 STYLE = """<style>
 .ss-text{white-space:pre-wrap;font-family:ui-sans-serif,system-ui,sans-serif;line-height:1.5;
@@ -35,6 +38,11 @@ def md(value) -> str:
     :color[...] / :emoji: syntax could read is backslash-escaped; newlines become spaces."""
     text = " ".join(("" if value is None else str(value)).split())
     return text.translate(str.maketrans(_MD_SPECIAL))
+
+
+def money(x) -> str:
+    """Dollars as the vendor list writes them ("$1,234.50", "-$5.00"); "" for no amount."""
+    return _money(float(x)) if isinstance(x, (int, float)) and not math.isnan(x) else ""
 
 
 def _clip(spans, n: int) -> list[tuple[int, int]]:

@@ -25,7 +25,9 @@ import streamlit as st
 from annotations.decisions import Decision, DecisionLog
 from extract.errors import ScreenError
 from review.store import file_key
-from review.text import md
+from review.text import md, money
+from review.ui.common import goto
+from review.vendor_decisions import decision_rows, review_cell, shown_status
 from vendors.rollup import STATUSES, Rollup, documents_of, rollup
 
 FLASH = "vendors_flash"
@@ -49,7 +51,8 @@ def _documents(files: tuple, log_key: tuple, vendor_key: str, _roll: Rollup) -> 
     return documents_of([Path(f[0]) for f in files], _roll, vendor_key)
 
 
-def render(results: list[Path], log: DecisionLog, reviewer: str) -> None:
+def render(results: list[Path], log: DecisionLog, reviewer: str, share: float = 0.0) -> None:
+    """The page; ``share`` is the double-review share (blind items stay blind here)."""
     st.title("Vendors")
     paths = [Path(p) for p in results]
     files, log_key = file_key(paths, missing_ok=True), _log_key(log)
@@ -74,7 +77,7 @@ def render(results: list[Path], log: DecisionLog, reviewer: str) -> None:
     key = st.selectbox("Vendor", choices, format_func=lambda k: names.get(k, k),
                        key="vendors_selected")
     if key:
-        _drill_down(roll, files, log_key, log, reviewer, key)
+        _drill_down(roll, files, log_key, log, reviewer, key, share)
 
 
 def _filtered(roll: Rollup) -> list:
@@ -99,7 +102,7 @@ def _table(rows: list) -> list[dict]:
 
 
 def _drill_down(roll: Rollup, files: tuple, log_key: tuple, log: DecisionLog, reviewer: str,
-                key: str) -> None:
+                key: str, share: float) -> None:
     rows = [r for r in roll.rows if r.vendor_key == key]
     head = rows[0]
     st.subheader(md(head.vendor))
@@ -110,12 +113,14 @@ def _drill_down(roll: Rollup, files: tuple, log_key: tuple, log: DecisionLog, re
     for row in rows:
         with st.container(border=True):
             st.markdown(f"**{md(row.category)}**: {md(row.status)} · {md(row.agencies)} · "
-                        f"{md(f'${row.obligated:,.2f}')} on {row.documents} documents · "
+                        f"{md(money(row.obligated))} on {row.documents} documents · "
                         f"reviewers confirmed {row.confirmed}, rejected {row.rejected}")
             for e in row.evidence:
                 link = f" ([record]({e.link}))" if e.link.startswith("https://") else ""
-                st.markdown(f"> {md(e.text)}  \n> — {md(e.where())}, {md(e.review)}{link}")
-            note = st.text_input("Note", key=f"vendors_note_{key}_{row.category}")
+                seen = shown_status(state, e.doc_id, row.category, reviewer, share, e.review)
+                st.markdown(f"> {md(e.text)}  \n> — {md(e.where())}, {md(seen)}{link}")
+            note = f"vendors_note_{key}_{row.category}"     # read in the callback, when clicked
+            st.text_input("Note", key=note)
             a, b = st.columns(2)
             a.button(f"Confirm {row.category} vendor", key=f"vendors_ok_{key}_{row.category}",
                      on_click=_decide, args=(log, reviewer, row, "accept", note, roll),
@@ -130,8 +135,7 @@ def _drill_down(roll: Rollup, files: tuple, log_key: tuple, log: DecisionLog, re
         st.error(md(f"Error: {err.line()}"))
         docs = []
     table = [{"doc_id": d["doc_id"], "labels": ", ".join(d["labels"]),
-              "review": ", ".join(f"{label}: {state.status(d['doc_id'], label)}"
-                                  for label in d["labels"]),
+              "review": review_cell(state, d["doc_id"], d["labels"], reviewer, share),
               "score": max(d["scores"].values(), default=0.0), "amount": d["amount"],
               "action_date": d["action_date"] or "", "agency": d["agency"] or "",
               "title": d["title"], "where": f"{Path(d['path'] or '').name} "
@@ -143,7 +147,8 @@ def _drill_down(roll: Rollup, files: tuple, log_key: tuple, log: DecisionLog, re
     if labelled:
         pick = st.selectbox("Open a document in the review", labelled,
                             format_func=lambda x: f"{x[0]} ({x[1]})", key=f"vendors_open_{key}")
-        st.button("Open", on_click=_open, args=(pick,), key=f"vendors_open_btn_{key}")
+        st.button("Open", on_click=goto, args=("item",), kwargs={"current": tuple(pick)},
+                  key=f"vendors_open_btn_{key}")
     st.markdown("#### Decisions")
     doc_ids = {d["doc_id"] for d in docs}
     decisions = [d for item in state.items.values() if item.doc_id in doc_ids
@@ -151,10 +156,11 @@ def _drill_down(roll: Rollup, files: tuple, log_key: tuple, log: DecisionLog, re
     decisions += [d for d in state.vendor_events
                   if roll.events.get(d.id) == key or d.doc_id == key or d.target == key
                   or key in (d.extra or {}).get("members", ())]
-    decisions.sort(key=lambda d: (d.time, d.id))
-    st.dataframe([{"time": d.time, "reviewer": d.reviewer, "kind": d.kind,
-                   "doc_id": d.doc_id, "label": d.label, "answer": d.answer, "note": d.note}
-                  for d in decisions], hide_index=True)
+    shown, hidden = decision_rows(state, decisions, reviewer, share)
+    st.dataframe(shown, hide_index=True)
+    if hidden:
+        st.caption(f"{hidden} decision(s) of other reviewers not shown: those items are "
+                   "waiting for your blind second review.")
     _merge_split(roll, log, reviewer, key, head.variants)
 
 
@@ -194,7 +200,8 @@ def _spellings(roll: Rollup, *keys: str) -> dict:
     return {"spellings": {k: list(roll.spellings.get(k, ())) for k in dict.fromkeys(keys)}}
 
 
-def _decide(log, reviewer, row, answer: str, note: str, roll: Rollup) -> None:
+def _decide(log, reviewer, row, answer: str, note_key: str, roll: Rollup) -> None:
+    note = str(st.session_state.get(note_key) or "").strip()
     _save(log, Decision(doc_id=row.vendor_key, label=row.category, answer=answer,
                         reviewer=reviewer, kind="vendor_label", note=note,
                         evidence=[e.to_dict() for e in row.evidence],
@@ -218,11 +225,3 @@ def _split(log, reviewer, key: str, names: list[str], roll: Rollup) -> None:
 def _undo(log, reviewer, target: Decision) -> None:
     _save(log, Decision(doc_id=target.doc_id, label=target.label, reviewer=reviewer,
                         kind="undo", target=target.id), f"undid your {target.kind}")
-
-
-def _open(pick) -> None:
-    try:
-        from review.ui.common import goto
-    except ImportError:
-        return
-    goto("item", current=tuple(pick))

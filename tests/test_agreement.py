@@ -7,8 +7,8 @@ import random
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from annotations.agreement import (agreement, cohen_kappa, disputed, double_review,
-                                   needs_review)
+from annotations.agreement import (agreement, blind_to, cohen_kappa, disputed, double_review,
+                                   may_adjudicate, needs_review)
 from annotations.decisions import Decision, DecisionLog, fold
 from extract.errors import InputError
 
@@ -128,3 +128,28 @@ def test_needs_review_serves_double_review_items_to_a_second_reviewer_blind():
     assert needs_review(state, "new", "detention", "bob", share)
     state = state.extended([Decision(double, "detention", "reject", reviewer="bob", id="3")])
     assert not needs_review(state, double, "detention", "cy", share)     # disputed: adjudicate
+
+
+def test_blind_to_hides_answers_only_while_a_second_answer_is_wanted():
+    share = 0.5
+    double = next(f"d{i}" for i in range(100) if double_review(f"d{i}|detention", share))
+    single = next(f"d{i}" for i in range(100) if not double_review(f"d{i}|detention", share))
+    state = fold([Decision(double, "detention", "accept", reviewer="ann", id="1"),
+                  Decision(single, "detention", "accept", reviewer="ann", id="2"),
+                  Decision("s", "detention", "ignore", reviewer="ann", id="3")])
+    item = state.items.get
+    assert blind_to(item((double, "detention")), "bob", share)
+    assert not blind_to(item((double, "detention")), "ann", share)     # her own answer
+    assert not blind_to(item((single, "detention")), "bob", share)     # not double reviewed
+    assert not blind_to(item(("s", "detention")), "bob", share)        # a skip is no answer
+    assert not blind_to(None, "bob", share)
+    state = state.extended([Decision(double, "detention", "reject", reviewer="bob", id="4")])
+    assert not blind_to(state.items[(double, "detention")], "cy", share)   # disputed: open
+
+
+def test_adjudication_needs_someone_who_did_not_answer():
+    state = fold([Decision("a", "detention", "accept", reviewer="ann", id="1"),
+                  Decision("a", "detention", "reject", reviewer="bob", id="2")])
+    item = state.items[("a", "detention")]
+    assert not may_adjudicate(item, "ann") and not may_adjudicate(item, "bob")
+    assert may_adjudicate(item, "lead")

@@ -9,8 +9,10 @@ import pytest
 from annotations.decisions import Decision, DecisionLog
 from extract.errors import InputError
 from review import overview
-from review.config import parse
-from review.decide import KEYS, decide, label_evidence, undo_last
+from pathlib import Path
+
+from review.config import DEFAULT_LOG, ReviewConfig, parse
+from review.decide import KEYS, OwnDispute, adjudicate, decide, label_evidence, undo_last
 from review.queue import build_queue, marks
 from review.store import load_results, read_thresholds
 from tests.conftest import FIXTURES
@@ -61,12 +63,46 @@ def test_undo_cancels_the_last_decision_then_the_one_before(tmp_path):
 
 def test_config_from_app_arguments(tmp_path):
     c = parse([str(RESULTS), "--log", str(tmp_path / "l.jsonl"), "--data-root", str(tmp_path),
-               "--double-review", "0.2"])
+               "--double-review", "0.2", "--claim-ttl", "42", "--cache", str(tmp_path / "c")])
     assert c.results == [RESULTS] and c.double_review == 0.2
+    assert c.log == tmp_path / "l.jsonl" and c.data_root == tmp_path
+    assert c.claim_ttl == 42.0 and c.cache == tmp_path / "c"
     assert c.claims_path == tmp_path / "l.claims.json"
-    assert parse(c.to_dict()["results"]).log.name == "decisions.jsonl"
+    assert ReviewConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+    default = parse([str(RESULTS)])
+    assert default.log == DEFAULT_LOG and default.log.name == "decisions.jsonl"
+    assert default.data_root == Path(".") and default.double_review == 0.0
+    assert default.claim_ttl == 300.0 and default.cache is None
     with pytest.raises(InputError, match="not a share"):
         parse([str(RESULTS), "--double-review", "2"])
+
+
+def test_adjudication_is_refused_to_the_items_own_reviewers(q, tmp_path):
+    """Finding 10: a disputant cannot settle their own dispute; the adjudicator is recorded."""
+    log = DecisionLog(tmp_path / "d.jsonl")
+    line = LINES[0]
+    decide(log, line, "detention", "accept", "ana")
+    decide(log, line, "detention", "reject", "ben")
+    for who in ("ana", "ben"):
+        with pytest.raises(OwnDispute, match="yourself"):
+            adjudicate(log, q.store, line["doc_id"], "detention", "accept", who)
+    assert log.state().status(line["doc_id"], "detention") == "disputed"
+    d = adjudicate(log, q.store, line["doc_id"], "detention", "reject", "cleo", "  settled ")
+    assert (d.kind, d.reviewer, d.answer, d.note) == ("adjudicate", "cleo", "reject", "settled")
+    item = log.state().item(line["doc_id"], "detention")
+    assert (item.status, item.adjudicator) == ("rejected", "cleo")
+
+
+def test_adjudication_of_a_changed_results_file_is_an_input_error(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(RESULTS.read_bytes())
+    store = load_results([path])
+    path.write_text("\n".join(reversed(RESULTS.read_text().splitlines())) + "\n")
+    log = DecisionLog(tmp_path / "d.jsonl")
+    decide(log, LINES[0], "detention", "accept", "ana")
+    decide(log, LINES[0], "detention", "reject", "ben")
+    with pytest.raises(InputError, match="changed since it was loaded"):
+        adjudicate(log, store, LINES[0]["doc_id"], "detention", "accept", "cleo")
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +139,31 @@ def test_overview_data_and_charts(q, tmp_path):
                   overview.histogram_chart(hist), overview.vendors_chart(top)):
         spec = chart.to_dict()
         assert isinstance(chart, alt.TopLevelMixin) and "$schema" in spec
+
+
+def test_top_vendors_count_a_document_confirmed_for_two_labels_once(tmp_path):
+    """Finding 14: vendor A has one $100 document confirmed for two labels, vendor B two
+    documents of $60 and $90: both have 2 confirmed items, and B has more dollars."""
+    base = next(x for x in LINES if x["metadata"].get("amount"))
+    lines = []
+    for doc, vendor, amount in (("a1", "ALPHA LLC", 100.0), ("b1", "BETA INC", 60.0),
+                                ("b2", "BETA INC", 90.0)):
+        line = json.loads(json.dumps(base))
+        line.update(doc_id=f"award:{doc}", vendor=vendor)
+        line["metadata"]["amount"] = amount
+        lines.append(line)
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    q = build_queue(load_results([path]), read_thresholds())
+    log = DecisionLog(tmp_path / "d.jsonl")
+    for doc, label in (("a1", "detention"), ("a1", "data_broker"), ("b1", "detention"),
+                       ("b2", "detention")):
+        log.append(Decision(f"award:{doc}", label, "accept", reviewer="ana"))
+    top = overview.top_vendors(q, marks(q, log.state()), n=1)
+    assert set(top["vendor"]) == {"BETA INC"}
+    both = overview.top_vendors(q, marks(q, log.state()))
+    totals = both.groupby("vendor")["vendor_dollars"].max().to_dict()
+    assert totals == {"ALPHA LLC": 100.0, "BETA INC": 150.0}
+    assert both.groupby("vendor")["dollars"].sum().to_dict()["ALPHA LLC"] == 200.0  # per label
+    spec = overview.vendors_chart(both).to_dict()
+    assert "max" in json.dumps(spec) and "vendor_dollars" in json.dumps(spec)

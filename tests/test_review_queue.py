@@ -15,8 +15,9 @@ import pytest
 from annotations.claims import Claims
 from annotations.decisions import Decision, DecisionLog
 from extract.errors import InputError
-from review.queue import Filters, build_queue, marks, next_item, select, table
-from review.store import LABELS, file_key, group_key, load_results, read_thresholds
+from review.queue import Filters, blind, build_queue, counts, marks, next_item, select, table
+from annotations.decisions import LABELS
+from review.store import file_key, group_key, load_results, read_thresholds
 from tests.conftest import FIXTURES
 
 RESULTS = FIXTURES / "review_results.jsonl"
@@ -33,7 +34,8 @@ def empty_marks(q):
 
 def test_labels_match_the_model():
     from models.classifier import LABELS as MODEL_LABELS
-    assert LABELS == MODEL_LABELS
+    from review.store import LABELS as STORE_LABELS
+    assert LABELS == STORE_LABELS == MODEL_LABELS
 
 
 def test_store_reads_every_line_and_reads_lines_back(q):
@@ -145,12 +147,71 @@ def test_double_review_serves_a_share_to_a_second_reviewer_blind(q, tmp_path):
     for i in items:
         log.append(Decision(q.doc_id(i), q.label(i), "accept", reviewer="ana"))
     m = marks(q, log.state())
-    again = select(q, Filters(), m, reviewer="ben", share=0.5, double=double_review).tolist()
+    again = select(q, Filters(), m, reviewer="ben", share=0.5).tolist()
     expected = [i for i in items if double_review(q.key(i), 0.5)]
     assert 0 < len(again) < len(items)
     assert sorted(again) == sorted(expected)
-    assert select(q, Filters(), m, reviewer="ana", share=0.5, double=double_review).size == 0
-    assert select(q, Filters(), m, reviewer="ben", share=0.0, double=double_review).size == 0
+    assert select(q, Filters(), m, reviewer="ana", share=0.5).size == 0
+    assert select(q, Filters(), m, reviewer="ben", share=0.0).size == 0
+
+
+def test_blind_items_are_in_no_status_view_and_under_no_reviewer_name(q, tmp_path):
+    """Finding 1: listing a blind item under "confirmed" or "answered by ana" would tell
+    the second reviewer the first reviewer's answer."""
+    log = DecisionLog(tmp_path / "d.jsonl")
+    a, b = (int(i) for i in select(q, Filters(), empty_marks(q))[:2])
+    log.append(Decision(q.doc_id(a), q.label(a), "accept", reviewer="ana"))
+    log.append(Decision(q.doc_id(b), q.label(b), "reject", reviewer="ana"))
+    m = marks(q, log.state())
+    for view in ("unreviewed", "confirmed", "rejected", "disputed"):
+        shown = set(select(q, Filters(view=view), m, reviewer="ben", share=1.0).tolist())
+        assert not {a, b} & shown, view
+    for view in ("all", "to review", "confirmed", "rejected"):
+        assert not {a, b} & set(select(q, Filters(view=view, reviewer="ana"), m,
+                                       reviewer="ben", share=1.0).tolist()), view
+    todo = set(select(q, Filters(), m, reviewer="ben", share=1.0).tolist())
+    assert {a, b} <= todo                                       # still served, blind
+    assert {a, b} <= set(select(q, Filters(view="all"), m, reviewer="ben", share=1.0).tolist())
+    rows = table(q, np.array([a, b]), m, hidden=blind(q, m, "ben", 1.0))
+    assert [r["status"] for r in rows] == ["blind review"] * 2
+    decided = lambda c: sum(v["confirmed"] + v["rejected"] for v in c.values())  # noqa: E731
+    assert decided(counts(q, m, blind(q, m, "ben", 1.0))) == 0 and decided(counts(q, m)) == 2
+    # ana herself, and everyone when nothing goes to a second reviewer, see the statuses
+    assert select(q, Filters(view="confirmed"), m, reviewer="ana", share=1.0).tolist() == [a]
+    assert select(q, Filters(view="rejected"), m, reviewer="ben", share=0.0).tolist() == [b]
+
+
+def test_queue_follows_the_agreement_rule_and_skips_adjudicated_items(q, tmp_path):
+    """Finding 11: one rule for "needs a second review" (annotations.agreement.needs_review);
+    an adjudicated item is not served again, even when one answer on it was undone."""
+    from annotations.agreement import needs_review
+    from review.decide import undo_last
+
+    log = DecisionLog(tmp_path / "d.jsonl")
+    items = [int(i) for i in select(q, Filters(), empty_marks(q))[:6]]
+    x, y, z, w, v, u = items
+    key = lambda i: (q.doc_id(i), q.label(i))                      # noqa: E731
+    log.append(Decision(*key(x), "accept", reviewer="ana"))
+    log.append(Decision(*key(x), "reject", reviewer="ben"))        # disputed
+    log.append(Decision(*key(x), "accept", reviewer="cleo", kind="adjudicate"))
+    undo_last(log, "ben")                    # x: adjudicated, one answer left (ana's)
+    log.append(Decision(*key(y), "accept", reviewer="ana"))        # wants a second answer
+    log.append(Decision(*key(z), "ignore", reviewer="ana"))        # skipped by ana only
+    log.append(Decision(*key(w), "accept", reviewer="ana"))
+    log.append(Decision(*key(w), "reject", reviewer="ben"))        # disputed
+    log.append(Decision(*key(v), "accept", reviewer="ana"))
+    log.append(Decision(*key(v), "accept", reviewer="ben"))        # two answers: done
+    state = log.state()
+    m = marks(q, state)
+    assert state.item(*key(x)).adjudicator == "cleo" and len(m.answers[x]) == 1
+    for reviewer in ("ana", "ben", "dan"):
+        for share in (0.0, 1.0):
+            todo = set(select(q, Filters(), m, reviewer=reviewer, share=share).tolist())
+            for i in items:
+                assert (i in todo) == needs_review(state, *key(i), reviewer, share), \
+                    (reviewer, share, key(i))
+    todo = set(select(q, Filters(), m, reviewer="dan", share=1.0).tolist())
+    assert x not in todo and {y, z, u} <= todo and not {w, v} & todo
 
 
 def test_claims_keep_two_reviewers_off_the_same_item(q, tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from annotations.claims import Claims
 from annotations.decisions import DecisionLog, LogState
 from extract.errors import ScreenError
 from review.config import ReviewConfig
@@ -22,15 +23,13 @@ from review.store import file_key, read_thresholds
 from review.store_cache import load_cached
 from review.text import STYLE, md
 
-PAGES = ("queue", "item", "overview", "agreement", "vendors")
-
 
 @dataclass
 class Ctx:
     config: ReviewConfig
     reviewer: str
     log: DecisionLog
-    claims: object | None          # annotations.claims.Claims
+    claims: Claims | None
     q: Queue
     state: LogState
     marks: Marks
@@ -53,11 +52,7 @@ def _log(path: str) -> DecisionLog:
 
 
 @st.cache_resource
-def _claims(path: str, ttl: float):
-    try:
-        from annotations.claims import Claims
-    except ImportError:
-        return None
+def _claims(path: str, ttl: float) -> Claims:
     return Claims(Path(path), ttl=ttl)
 
 

@@ -6,17 +6,16 @@ DecisionLog.append returned, i.e. after the line was fsync'd.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import streamlit as st
 
+from annotations.decisions import LABELS
 from extract.errors import ScreenError
 from review.decide import KEYS, decide, undo_last
 from review.pages import page_image, page_texts
 from review.queue import next_item
-from review.store import LABELS
-from review.text import esc, evidence_html, facts_table, md
+from review.text import esc, evidence_html, facts_table, md, money
 from review.ui.common import Ctx, filters, goto, show_flash, show_problems
 from review.ui.queue_page import current_selection, hidden_items
 
@@ -108,10 +107,6 @@ def on_undo(ctx: Ctx) -> None:
 
 
 # ------------------------------------------------------------------ drawing
-
-def money(x) -> str:
-    return f"${x:,.2f}" if isinstance(x, (int, float)) and not math.isnan(x) else ""
-
 
 def decision_bar(ctx: Ctx, i: int, line: dict) -> None:
     q = ctx.q
@@ -231,14 +226,14 @@ def related(ctx: Ctx, i: int) -> None:
     rows = store.related(q.row(i))
     if not rows:
         return
+    k = LABELS.index(label)
     with st.expander(f"Other transactions of this award and vendor ({len(rows)})"):
-        for j in rows[:30]:
-            c1, c2 = st.columns([5, 1])
-            c1.html(f"<small>{esc(store.dates[j])} · {esc(money(store.amount[j]))} · "
-                    f"{esc(store.titles[j][:120])} · {label} score "
-                    f"{float(store.scores[j, LABELS.index(label)]):.3f}</small>")
-            c2.button("Open", key=f"rel_{j}", on_click=goto, args=("item",),
-                      kwargs={"current": (store.doc_ids[j], label)})
+        for j in rows[:30]:     # one full-width button per row: nothing squeezes "Open"
+            st.button(md(f"Open: {store.dates[j]} · {money(store.amount[j])} · "
+                         f"{store.titles[j][:100]} · {label} score "
+                         f"{float(store.scores[j, k]):.3f}"),
+                      key=f"rel_{j}", on_click=goto, args=("item",),
+                      kwargs={"current": (store.doc_ids[j], label)}, width="stretch")
         if len(rows) > 30:
             st.caption(f"… and {len(rows) - 30} more")
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from review.queue import STATUSES
+from annotations.decisions import STATUSES
 from review.ui.common import Ctx, show_problems
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from annotations.decisions import LABELS
 from review.queue import ORDERS, VIEWS, Filters, blind, counts, select, table
-from review.store import LABELS
 from review.text import md
 from review.ui.common import Ctx, filters, goto, show_problems
 
@@ -12,21 +12,13 @@ ORDER_NAMES = {"uncertainty": "uncertainty (score nearest the threshold first)",
                "dollars": "dollars (largest first)", "vendor": "vendor (A-Z)"}
 
 
-def double_review_fn():
-    try:
-        from annotations.agreement import double_review
-    except ImportError:
-        return None
-    return double_review
-
-
 def current_selection(ctx: Ctx, f: Filters):
-    return select(ctx.q, f, ctx.marks, ctx.reviewer, ctx.config.double_review, double_review_fn())
+    return select(ctx.q, f, ctx.marks, ctx.reviewer, ctx.config.double_review)
 
 
 def hidden_items(ctx: Ctx) -> set[int]:
     """Items whose status this reviewer must not see (blind second review)."""
-    return blind(ctx.q, ctx.marks, ctx.reviewer, ctx.config.double_review, double_review_fn())
+    return blind(ctx.q, ctx.marks, ctx.reviewer, ctx.config.double_review)
 
 
 def render(ctx: Ctx) -> None:
@@ -62,7 +54,8 @@ def render(ctx: Ctx) -> None:
                f"{len(store.files)} results file(s)")
     st.button("Start reviewing", type="primary", shortcut="G",
               disabled=not len(items), on_click=goto, args=("item",), key="start")
-    rows = table(ctx.q, items, ctx.marks, limit=200, hidden=hidden_items(ctx))
+    hidden = hidden_items(ctx)
+    rows = table(ctx.q, items, ctx.marks, limit=200, hidden=hidden)
     if rows:
         picked = st.dataframe(
             rows, hide_index=True, on_select="rerun", selection_mode="single-row",
@@ -81,5 +74,5 @@ def render(ctx: Ctx) -> None:
     else:
         st.info("Nothing to review with these filters.")
     with st.expander("Counts by label and status"):
-        st.dataframe([{"label": k, **v} for k, v in counts(ctx.q, ctx.marks).items()],
+        st.dataframe([{"label": k, **v} for k, v in counts(ctx.q, ctx.marks, hidden).items()],
                      hide_index=True)
