@@ -197,10 +197,12 @@ def _summary(args) -> int:
 
 def _vendors(args) -> int:
     from vendors.diff import render_diff
-    from vendors.export import publish, render_summary
+    from vendors.export import problem_lines, publish, render_summary
 
     pub = publish(args.results, args.output, decisions=args.decisions,
                   previous=args.previous, diff_output=args.diff)
+    for problem in problem_lines(pub.rollup.problems):   # skipped lines, file:line
+        print(f"Warning: {problem}", file=sys.stderr)
     if not args.quiet:
         print(render_summary(pub))
         if pub.diff is not None:

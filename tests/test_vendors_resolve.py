@@ -158,7 +158,8 @@ def test_merge_event_from_decision_objects():
 
 
 def test_merge_event_survives_a_key_change_by_new_records():
-    """A merge into a vendor whose key later changes (new records join it) still applies."""
+    """A merge into a vendor whose key later changes (new records join it under an
+    alphabetically earlier name) still applies."""
     first = Resolver(parents=None)
     refs = [VendorRef("KILO SECURE INC", uei="KILO00000001"), VendorRef("LIMA TRANSPORT LLC")]
     first.add_many(refs)
@@ -167,9 +168,9 @@ def test_merge_event_survives_a_key_change_by_new_records():
     merge = {"kind": "vendor_merge", "doc_id": lima.key, "target": kilo.key,
              "extra": {"members": [lima.key]}}
     later = Resolver(parents=None)
-    later.add_many(refs + [VendorRef("MEGA GLOBAL CORP", uei="KILO00000001")] * 3)
+    later.add_many(refs + [VendorRef("ALPHA GLOBAL CORP", uei="KILO00000001")] * 3)
     later.build([merge])
-    group = later.resolve(VendorRef("MEGA GLOBAL CORP"))
+    group = later.resolve(VendorRef("ALPHA GLOBAL CORP"))
     assert group.key != kilo.key and not later.problems
     assert later.resolve(VendorRef("LIMA TRANSPORT LLC")).key == group.key
     assert later.locate(kilo.key) == later.locate(lima.key) == group.key
@@ -203,13 +204,3 @@ def test_award_metadata_gives_refs():
     assert ref.name == doc.metadata["vendor"]
     assert ref.parent == doc.metadata["parent_name"] == doc.metadata["vendor_parent"]
     assert VendorRef.from_dict(ref.to_dict()) == ref
-
-
-@needs_shared
-def test_torn_apart_precision_and_recall_targets():
-    sys.path.insert(0, str(ROOT / "bench"))
-    import eval_vendors
-    s = eval_vendors.torn_apart_eval(curated=False)
-    assert s["precision"] >= 0.95 and s["recall"] >= 0.9, eval_vendors.fmt(s)
-    held_out = eval_vendors.torn_apart_eval(curated=False, half=1)
-    assert held_out["precision"] >= 0.95, eval_vendors.fmt(held_out)

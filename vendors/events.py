@@ -1,6 +1,6 @@
 """Reviewers' vendor decisions: applied to the grouping, and found again after it changes.
 
-A vendor's key is made from one of its names (``vendor_key(canonical)``, see
+A vendor's key is made from one of its names (``vendor_key(key name)``, see
 resolve.py), so the key changes whenever the vendor's group does: a reviewer's
 ``vendor_merge``, new records that share a UEI with another vendor, a new most
 frequent parent. A decision that named its vendor by key alone would then be

@@ -24,8 +24,8 @@ from vendors.rows import Rollup, VendorRow
 
 COLUMNS = ("vendor", "parent", "category", "status", "agencies", "obligated", "first_date",
            "last_date", "documents", "evidence")
-EXTRA_COLUMNS = ("vendor_key", "best_score", "confirmed_documents", "rejected_documents",
-                 "obligated_covered", "evidence_links", "variants")
+EXTRA_COLUMNS = ("entity_type", "vendor_key", "best_score", "confirmed_documents",
+                 "rejected_documents", "obligated_covered", "evidence_links", "variants")
 FORMATS = (".csv", ".json", ".md")
 CATEGORY_TITLES = {"data_broker": "Data-broker services", "extreme_vetting": "Extreme vetting",
                    "detention": "Immigration detention"}
@@ -69,8 +69,8 @@ def csv_record(row: VendorRow) -> list:
     return [text(row.vendor), text(row.parent), text(row.category), text(row.status),
             text(row.agencies), row.obligated, text(row.first_date), text(row.last_date),
             row.documents, text(evidence_text(row)),
-            text(row.vendor_key), row.best_score, row.confirmed, row.rejected,
-            row.obligated_covered, text(" ".join(e.link for e in row.evidence)),
+            text(row.entity_type), text(row.vendor_key), row.best_score, row.confirmed,
+            row.rejected, row.obligated_covered, text(" ".join(e.link for e in row.evidence)),
             text("; ".join(row.variants))]
 
 
@@ -115,7 +115,21 @@ How to read an entry:
   money back are negative. Documents other than award records carry no amount.
 - **Evidence**: up to three passages, strongest first (reviewer-confirmed documents before
   model-only ones), each with a link to its record on USAspending.gov or to its file and page.
-- The *key* identifies the company across spellings and across rebuilds of this list."""
+- **Entity**: every entry is marked `company` or `government` (column `entity_type` in the CSV
+  and JSON). `government` means the recipient's name names a government body: a county, parish,
+  city, town, township or borough, a state or commonwealth, a sheriff, state police, highway
+  patrol or police department, a "department of", "board of" or "office of", a school or water
+  district, a water supply corporation, or a housing, port or transit authority. It is decided
+  from the name alone, so check it before relying on it. Government bodies (for example county
+  jails holding detainees under an agreement with ICE) are kept on the list, flagged, so that
+  they can be filtered out or in.
+- **Spellings and member companies**: "Also spelled" lists other spellings of the company's own
+  name; "Includes" lists other companies counted with it, its subsidiaries, parent or former
+  names, joined through the recipient parent in the award data, shared identifiers, or the
+  curated table of corporate parents.
+- The *key* identifies the company across spellings and across rebuilds of this list: it is made
+  from the alphabetically first name of the company's top parent (or of the company itself), so
+  it does not change when new records make another spelling the most common."""
 
 
 def to_markdown(roll: Rollup, quote_chars: int = 240) -> bytes:
@@ -180,10 +194,13 @@ def _entry(i: int, row: VendorRow, quote_chars: int) -> list[str]:
     if row.vendor_decision:
         review += f"; company-level decision: {row.vendor_decision}"
     lines.append(f"- Review: {review}")
-    others = [v for v in row.variants if v != row.vendor]
-    if others:
-        lines.append("- Also spelled: " + "; ".join(md_escape(v) for v in others[:8])
-                     + (f" and {len(others) - 8} more" if len(others) > 8 else ""))
+    if row.entity_type != "company":
+        lines.append(f"- Entity: {md_escape(row.entity_type)} body (decided from the name)")
+    spelled, members = spellings_and_members(row)
+    for title, names in (("Also spelled", spelled), ("Includes", members)):
+        if names:
+            lines.append(f"- {title}: " + "; ".join(md_escape(v) for v in names[:8])
+                         + (f" and {len(names) - 8} more" if len(names) > 8 else ""))
     lines.append(f"- Key: `{md_escape(row.vendor_key)}`")
     for e in row.evidence:
         quote = e.text if len(e.text) <= quote_chars else e.text[:quote_chars - 1].rstrip() + "…"
@@ -191,6 +208,29 @@ def _entry(i: int, row: VendorRow, quote_chars: int) -> list[str]:
         lines.append(f"  > “{md_escape(quote)}” ({_link(e)}{tag})")
         lines.append("")
     return lines
+
+
+def spellings_and_members(row: VendorRow) -> tuple[list[str], list[str]]:
+    """(other spellings of the vendor's own name, one spelling per other company
+    counted with it). A spelling is the vendor's own when it normalises to the
+    same name or the same words in another order; the parent is shown apart."""
+    from vendors.names import normalise, order_key
+
+    def same(name: str) -> set:
+        n = normalise(name)
+        return {n, order_key(n) or n}
+    own = same(row.vendor)
+    parent = normalise(row.parent) if row.parent else None
+    spelled, members, seen = [], [], set()
+    for v in row.variants:
+        if v == row.vendor:
+            continue
+        if same(v) & own:
+            spelled.append(v)
+        elif normalise(v) != parent and normalise(v) not in seen:
+            seen.add(normalise(v))
+            members.append(v)
+    return spelled, members
 
 
 def _link(e) -> str:
@@ -274,6 +314,22 @@ def publish(results: list[str | Path], output: str | Path, decisions: str | Path
         written.append(write_diff(changes, diff_output or output.with_name(
             output.name + ".diff.json")))
     return Published(roll, written, changes)
+
+
+PROBLEMS_SHOWN = 20
+
+
+def problem_lines(problems: list[str]) -> list[str]:
+    """The problems to print, one line each (``file:line: why``), at most
+    ``PROBLEMS_SHOWN`` of them and then "… and N more"."""
+    shown = [_one_line(p) for p in problems[:PROBLEMS_SHOWN]]
+    if len(problems) > PROBLEMS_SHOWN:
+        shown.append(f"… and {len(problems) - PROBLEMS_SHOWN} more")
+    return shown
+
+
+def _one_line(text: str) -> str:
+    return "".join(ch if ch.isprintable() else " " for ch in str(text)).strip()
 
 
 def render_summary(pub: Published) -> str:

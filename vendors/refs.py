@@ -1,7 +1,7 @@
 """What records say about a vendor, and what a resolved vendor is: plain values.
 
 ``VendorRef`` is one record's vendor (name, parent, UEI, DUNS, DBA); ``Vendor``
-one company after resolution, keyed by ``vendor_key`` of its canonical
+one company after resolution, keyed by ``vendor_key`` of its key
 normalised name; ``clean_uei`` / ``clean_duns`` accept only well-formed
 identifiers; ``load_parents`` reads the curated table ``vendors/parents.tsv``.
 """

@@ -21,9 +21,16 @@ union-find over normalised names and identifiers, in this order:
    (vendors/events.py; ``Resolver.locate`` finds the vendor a decision meant
    after the grouping changed).
 
-A vendor's key is ``"v:" + sha1(canonical)[:16]``, the canonical being its
-top parent's normalised name (most records, then alphabetical), so the key is
-the same on every run over the same inputs and survives new spellings.
+A vendor's key is ``"v:" + sha1(name)[:16]`` (``refs.vendor_key``) of its *key
+name*: the alphabetically first normalised name among the group's top parents
+(names that are a parent in the group and nobody's child), or among all its
+names when it has no parent. Record counts play no part, so the key is the same
+on every run over the same inputs and stays the same when new records change
+which spelling is most common (review finding 3). It changes only when the group
+gains an alphabetically earlier name or parent, or merges with or splits from
+another group; a reviewer's decision still finds its vendor then
+(``Grouping.locate``), and ``vendors.diff`` matches an old list's keys by name.
+The name shown for a vendor is still its most frequent spelling.
 """
 from __future__ import annotations
 
@@ -33,8 +40,8 @@ from pathlib import Path
 from typing import Iterable
 
 from .events import Grouping, apply_events
-from .names import (FUZZY_THRESHOLD, core_key, fuzzy_pairs, long_form, normalise, order_key,
-                    split_dba, truncated)
+from .names import (FUZZY_THRESHOLD, core_key, division_head, fuzzy_pairs, long_form,
+                    normalise, order_key, split_dba, truncated)
 from .refs import (PARENTS_FILE, Vendor, VendorRef, clean_duns, clean_uei,  # noqa: F401
                    load_parents, vendor_key)
 
@@ -180,6 +187,12 @@ class Resolver:
             for k in sorted(groups):
                 for other in groups[k][1:]:
                     self._soft_union(uf, idsets, "n:" + groups[k][0], "n:" + other)
+        known = set(names)
+        for n in names:     # "ACME WIDGETS - SPECIAL OPERATIONS" joins "ACME WIDGETS"
+            for raw in sorted(self._raw[n]):
+                head = division_head(raw)
+                if head and head != n and head in known:
+                    self._soft_union(uf, idsets, "n:" + n, "n:" + head)
         longs = sorted({(long_form(raw), n) for n in names for raw in self._raw[n]})
         keys = [lf for lf, _ in longs]
         for n in names:
@@ -254,6 +267,13 @@ class Resolver:
         roots = [n for n in norms if n in parents and n not in children] or norms
         return min(roots, key=lambda n: (-self._count[n], n))
 
+    def _key_name(self, norms: list[str], parent_of: dict) -> str:
+        """The name a vendor's key is made from (module note): no counts involved."""
+        self._canonical(norms, parent_of)          # refreshes self._roles
+        _, children, parents = self._roles
+        roots = [n for n in norms if n in parents and n not in children] or norms
+        return min(roots)
+
     def _display(self, norm: str) -> str:
         raw = self._raw.get(norm)
         if not raw:
@@ -280,9 +300,9 @@ class Resolver:
             norms = [n[2:] for n in nodes if n.startswith("n:")]
             if not norms:
                 continue
-            keyed[vendor_key(self._canonical(norms, parent_of))] = nodes
+            keyed[vendor_key(self._key_name(norms, parent_of))] = nodes
         grouping = apply_events(Grouping(keyed), events,
-                                lambda norms: vendor_key(self._canonical(norms, parent_of)),
+                                lambda norms: vendor_key(self._key_name(norms, parent_of)),
                                 self.problems)
         self._grouping = grouping
         keyed = grouping.keyed

@@ -31,6 +31,16 @@ Rules (documented in the list's introduction as well):
 - Review status and evidence come from the folded current state of the log
   only (vendors/reviews.py), and a vendor-level decision follows its vendor
   through merges (vendors/events.py).
+- A results line that is not JSON, not an object, or has a field of the wrong
+  type (``vendors.lines.line_problem``: a score that is text, labels given as
+  plain strings) is skipped and counted; ``Rollup.problems`` says which, as
+  ``file:line: why``, followed by the decision log's skipped lines and the
+  vendor events that found no vendor (the CLI prints them).
+- A vendor name with nothing to compare ("***") counts as no vendor; a name in
+  another script keeps its own letters ("ООО Охрана"), so no two such names
+  share a vendor.
+- ``entity_type``: ``government`` when the vendor's name names a government
+  body (``vendors.names.entity_type``), else ``company``; flagged, not dropped.
 
 The list's dataclasses are in vendors/rows.py, results reading in vendors/lines.py.
 """
@@ -152,7 +162,9 @@ def rollup(results: Iterable[str | Path], log=None, *, top_k: int = TOP_K,
     state, decisions_info = load_log(log)
     reviewed = review_index(state)
 
-    stats = {"files": [], "bad_lines": 0}
+    from vendors.names import normalise  # imports rapidfuzz: only when rolling up
+
+    stats = {"files": [], "bad_lines": 0, "problems": []}
     versions: Counter = Counter()
     aggs: dict[tuple, _Agg] = {}
     refs: Counter = Counter()              # spelling tuple -> records
@@ -165,6 +177,8 @@ def rollup(results: Iterable[str | Path], log=None, *, top_k: int = TOP_K,
                 errors += 1
                 continue
             ref = ref_of(line)
+            if ref[0] and not normalise(ref[0]):    # "***": no name, never key ""
+                ref = ("",) + ref[1:]
             if ref[0]:
                 refs[ref] += 1
             doc_id = line.get("doc_id") or ""
@@ -219,7 +233,17 @@ def rollup(results: Iterable[str | Path], log=None, *, top_k: int = TOP_K,
     return Rollup(rows=rows, provenance=provenance, ref_keys=ref_keys,
                   names={k: v.name for k, v in sorted(vendors.items())},
                   spellings={k: list(v.variants) for k, v in sorted(vendors.items())},
-                  events={i: k for i, k in events.items() if k})
+                  events={i: k for i, k in events.items() if k},
+                  problems=stats["problems"] + _log_problems(log, state, resolver))
+
+
+def _log_problems(log, state, resolver) -> list[str]:
+    """Decision-log lines that were skipped, and vendor events that found no vendor."""
+    if state is None:
+        return []
+    path = getattr(log, "path", "decision log")
+    out = [f"{path}:{p.line}: {p.message}" for p in state.problems]
+    return out + [f"{path}: {p}" for p in getattr(resolver, "problems", [])]
 
 
 def _display(vendor, counts: Counter | None):
@@ -291,7 +315,15 @@ def _row(vendor, label: str, agg: _Agg, answer: str | None) -> VendorRow:
         obligated_covered=agg.cents_covered / 100, first_date=agg.first, last_date=agg.last,
         documents=agg.docs, confirmed=agg.confirmed, rejected=agg.rejected,
         disputed=agg.disputed, best_score=round(agg.best, 4), evidence=list(evidence),
-        variants=sorted(vendor.variants), vendor_decision=answer)
+        variants=sorted(vendor.variants), vendor_decision=answer,
+        entity_type=_entity_type(vendor))
+
+
+def _entity_type(vendor) -> str:
+    """``government`` when the vendor's name names a government body (names.entity_type)."""
+    from vendors.names import entity_type
+
+    return entity_type(vendor.name)
 
 
 def documents_of(results: Iterable[str | Path], roll: Rollup, vendor_key: str,
@@ -299,7 +331,7 @@ def documents_of(results: Iterable[str | Path], roll: Rollup, vendor_key: str,
     """The documents of one vendor (second, filtered pass; for drill-down)."""
     keys = {ref for ref, key in roll.ref_keys.items() if key == vendor_key}
     out: list = []
-    stats = {"files": [], "bad_lines": 0}
+    stats = {"files": [], "bad_lines": 0, "problems": []}
     for path in sorted({Path(p) for p in results}, key=str):
         for line in iter_lines(path, stats):
             if line.get("error") or ref_of(line) not in keys:

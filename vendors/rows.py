@@ -77,6 +77,7 @@ class VendorRow:
     evidence: list[Evidence]
     variants: list[str]
     vendor_decision: str | None = None  # latest vendor_label answer, if any
+    entity_type: str = "company"        # company | government (vendors.names.entity_type)
 
     @property
     def agencies(self) -> str:
@@ -124,6 +125,7 @@ class Rollup:
     names: dict = field(default_factory=dict)      # vendor key -> display name (every vendor seen)
     spellings: dict = field(default_factory=dict)  # vendor key -> spellings (every vendor seen)
     events: dict = field(default_factory=dict)     # vendor decision id -> vendor key it is on now
+    problems: list = field(default_factory=list)   # "file:line: why" for skipped lines, log
 
     def to_dict(self) -> dict:
         return {"provenance": self.provenance.to_dict(),
