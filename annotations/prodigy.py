@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -38,8 +39,16 @@ def _hash(*parts) -> int:
 def _unix(iso: str) -> int:
     try:
         return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
-    except ValueError:
+    except (ValueError, OverflowError):
         return 0
+
+
+def _terms(ev: dict) -> list[dict]:
+    """The well-formed terms of an evidence dict: integer start and end, a number weight."""
+    terms = ev.get("terms")
+    return [t for t in terms if type(t) is dict and type(t.get("start")) is int
+            and type(t.get("end")) is int and type(t.get("weight", 0)) in (int, float)
+            and _finite(t.get("weight", 0))] if type(terms) is list else []
 
 
 def prodigy_task(d: Decision, result: dict | None, answer: str | None = None,
@@ -54,7 +63,7 @@ def prodigy_task(d: Decision, result: dict | None, answer: str | None = None,
         if offset < 0:
             continue
         base = (ev.get("start") or 0) if ev.get("page") is not None else 0
-        for term in sorted(ev.get("terms") or [], key=lambda t: -t.get("weight", 0)):
+        for term in sorted(_terms(ev), key=lambda t: -t.get("weight", 0)):
             start, end = term["start"] - base + offset, term["end"] - base + offset
             if 0 <= start < end <= len(text) and not any(
                     start < s["end"] and s["start"] < end for s in spans):
@@ -81,8 +90,8 @@ def export_prodigy(state: LogState, out: Path, results=None, final: bool = False
 
     ``results``: results file paths, or a doc_id -> results line index.
     """
-    index = as_index(results, {doc for doc, _ in state.items})
     report, lines = ExchangeReport(), []
+    index = as_index(results, {doc for doc, _ in state.items}, report.problems)
     for item in sorted(state.items.values(), key=lambda i: (i.doc_id, i.label)):
         result = index.get(item.doc_id)
         if final:
@@ -113,107 +122,216 @@ def import_prodigy(path: Path, log: DecisionLog, results=None, reviewer: str = "
 
     The document is ``meta.doc_id``, else found by its text in ``results``
     (award descriptions, PDF evidence passages). The reviewer is
-    ``_annotator_id``, else ``meta.reviewer``, else ``reviewer``.
+    ``_annotator_id``, else ``meta.reviewer``, else ``reviewer``. Every line is
+    checked on its own: a line that is not JSON, not an object, or has a field
+    of the wrong type or value becomes a ``LogProblem`` with its line number
+    (and nothing of it is appended); the other lines are still imported.
     """
     report = ExchangeReport()
     known = {d.id for d in log.read()[0]}
     by_text: dict[str, str] | None = None
     new: list[Decision] = []
     try:
-        raw_lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError("cannot read Prodigy file", str(path), str(exc)) from exc
-    for n, raw in enumerate(raw_lines, 1):
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError("cannot read Prodigy file", str(path), exc.strerror or str(exc)) from exc
+    source = Path(path).name
+
+    def find(text: str) -> str | None:
+        nonlocal by_text
+        if by_text is None:
+            by_text = _text_index(results, report.problems)
+        return by_text.get(text.strip())
+
+    # split on "\n" only: str.splitlines would also split inside JSON strings at U+2028 etc.
+    for n, raw in enumerate(data.split(b"\n"), 1):
         if not raw.strip():
             continue
         try:
             task = json.loads(raw)
-            if not isinstance(task, dict):
-                raise ValueError("not an object")
+        except UnicodeDecodeError:
+            report.problems.append(LogProblem(n, "not UTF-8 text"))
+            continue
+        except RecursionError:
+            report.problems.append(LogProblem(n, "not JSON: nested too deeply"))
+            continue
         except ValueError as exc:
             report.problems.append(LogProblem(n, f"not JSON: {exc}"))
             continue
-        meta = task.get("meta") if isinstance(task.get("meta"), dict) else {}
-        doc_id = meta.get("doc_id")
-        if not doc_id:
-            if by_text is None:
-                by_text = _text_index(results)
-            doc_id = by_text.get((task.get("text") or "").strip())
-        if not doc_id:
-            report.problems.append(LogProblem(n, "no meta.doc_id and text not in the results"))
+        if type(task) is not dict:
+            report.problems.append(LogProblem(
+                n, f"not a task: a JSON {type(task).__name__}, not an object"))
             continue
         try:
-            pairs = _answers(task)
+            decisions = _task_decisions(task, find, reviewer, source)
         except InputError as exc:
-            report.problems.append(LogProblem(n, exc.what))
+            report.problems.append(LogProblem(n, exc.line()))
             continue
-        who = str(task.get("_annotator_id") or meta.get("reviewer") or reviewer)
-        when = meta.get("time") or (
-            datetime.fromtimestamp(task["_timestamp"], timezone.utc)
-            .isoformat(timespec="milliseconds").replace("+00:00", "Z")
-            if isinstance(task.get("_timestamp"), (int, float)) else "")
-        kind = meta.get("kind") if meta.get("kind") in ("label", "adjudicate") else "label"
-        score = task.get("score") if isinstance(task.get("score"), (int, float)) else None
-        for label, answer in pairs:
-            did = meta.get("decision_id") if len(pairs) == 1 and meta.get("decision_id") else \
-                hashlib.sha256(json.dumps([doc_id, label, answer, who, when, kind,
-                                           task.get("_task_hash")]).encode()).hexdigest()[:32]
-            if did in known:
-                report.skip("already in the log")
-                continue
-            evidence = task.get("evidence") if isinstance(task.get("evidence"), list) else []
-            d = Decision(doc_id, label, answer, reviewer=who, kind=kind,
-                         note=str(meta.get("note") or ""), evidence=evidence,
-                         model_version=str(meta.get("model_version") or ""), score=score,
-                         extra={"imported_from": Path(path).name}, id=did, time=when)
-            try:
-                d.validate()
-            except InputError as exc:
-                report.problems.append(LogProblem(n, exc.line()))
-                continue
-            known.add(did)
-            new.append(d)
+        fresh = [d for d in decisions if d.id not in known]
+        for _ in range(len(decisions) - len(fresh)):
+            report.skip("already in the log")
+        known.update(d.id for d in fresh)
+        new.extend(fresh)
     log.append_many(new)
     report.written = len(new)
     return report
 
 
+def _task_decisions(task: dict, find, reviewer: str, source: str) -> list[Decision]:
+    """The validated decisions of one Prodigy task; InputError says what is wrong with it."""
+    meta = task.get("meta")
+    if meta is None:
+        meta = {}
+    elif type(meta) is not dict:
+        raise InputError(f"meta is a JSON {type(meta).__name__}, not an object")
+    doc_id = meta.get("doc_id")
+    if doc_id is not None and type(doc_id) is not str:
+        raise InputError(f"meta.doc_id {_short(doc_id)} is not a string")
+    if not doc_id:
+        text = task.get("text")
+        if text is None:
+            raise InputError("no meta.doc_id and no text")
+        if type(text) is not str:
+            raise InputError(f"text {_short(text)} is not a string")
+        doc_id = find(text)
+        if not doc_id:
+            raise InputError("no meta.doc_id and text not in the results")
+    pairs = _answers(task)
+    who = task.get("_annotator_id") or meta.get("reviewer") or reviewer
+    if type(who) is int:
+        who = str(who)
+    if type(who) is not str:
+        raise InputError(f"annotator {_short(who)} is not a string")
+    when = _when(task, meta)
+    kind = meta.get("kind") if meta.get("kind") in ("label", "adjudicate") else "label"
+    score = task.get("score")
+    score = float(score) if type(score) in (int, float) and _finite(score) else None
+    for key in ("decision_id", "note", "model_version"):
+        if meta.get(key) is not None and type(meta.get(key)) is not str:
+            raise InputError(f"meta.{key} {_short(meta.get(key))} is not a string")
+    evidence = task.get("evidence")
+    if evidence is None:
+        evidence = []
+    elif type(evidence) is not list or not all(type(e) is dict for e in evidence):
+        raise InputError("evidence is not a list of objects")
+    elif not _shallow(evidence, 12):
+        raise InputError("evidence is nested too deeply")
+    task_hash = task.get("_task_hash") if type(task.get("_task_hash")) in (int, str) else None
+    out = []
+    for label, answer in pairs:
+        did = meta.get("decision_id") if len(pairs) == 1 and meta.get("decision_id") else \
+            hashlib.sha256(json.dumps([doc_id, label, answer, who, when, kind, task_hash])
+                           .encode()).hexdigest()[:32]
+        d = Decision(doc_id, label, answer, reviewer=who, kind=kind,
+                     note=meta.get("note") or "", evidence=evidence,
+                     model_version=meta.get("model_version") or "", score=score,
+                     extra={"imported_from": source}, id=did, time=when)
+        d.validate()
+        out.append(d)
+    return out
+
+
+def _when(task: dict, meta: dict) -> str:
+    """The decision's time: ``meta.time`` (ISO 8601), else ``_timestamp`` (Unix seconds)."""
+    when = meta.get("time")
+    if when is not None and when != "":
+        if type(when) is not str:
+            raise InputError(f"meta.time {_short(when)} is not a string")
+        try:
+            datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"meta.time {_short(when)} is not an ISO 8601 time") from None
+        return when
+    stamp = task.get("_timestamp")
+    if stamp is None:
+        return ""
+    if type(stamp) not in (int, float):
+        raise InputError(f"_timestamp {_short(stamp)} is not a number")
+    try:
+        return (datetime.fromtimestamp(stamp, timezone.utc)
+                .isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+    except (OverflowError, ValueError, OSError):
+        raise InputError(f"_timestamp {_short(stamp)} is not a time "
+                         "(Unix seconds, years 1 to 9999)") from None
+
+
+def _finite(x) -> bool:
+    try:
+        return math.isfinite(x)
+    except OverflowError:           # an int too large for a float
+        return False
+
+
+def _shallow(value, limit: int) -> bool:
+    """True when ``value`` nests lists/objects at most ``limit`` deep (no recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if type(v) is list or type(v) is dict:
+            if depth >= limit:
+                return False
+            stack.extend((x, depth + 1) for x in (v.values() if type(v) is dict else v))
+    return True
+
+
+def _short(value, width: int = 40) -> str:
+    text = repr(value) if not isinstance(value, (list, dict)) or len(value) < 20 else \
+        f"<a JSON {'list' if isinstance(value, list) else 'object'} of {len(value)} items>"
+    return text if len(text) <= width else text[:width] + "…"
+
+
 def _answers(task: dict) -> list[tuple[str, str]]:
     """(label, answer) pairs of a binary ``label`` task or a ``choice`` task."""
     answer = task.get("answer")
-    if answer not in ("accept", "reject", "ignore"):
-        raise InputError(f"answer {answer!r} is not accept, reject or ignore")
-    if task.get("label") is not None:
-        if task["label"] not in LABELS:
-            raise InputError(f"unknown label {task['label']!r}")
-        return [(task["label"], answer)]
+    if type(answer) is not str or answer not in ("accept", "reject", "ignore"):
+        raise InputError(f"answer {_short(answer)} is not accept, reject or ignore")
+    label = task.get("label")
+    if label is not None:
+        if type(label) is not str or label not in LABELS:
+            raise InputError(f"unknown label {_short(label)}")
+        return [(label, answer)]
     options = task.get("options")
-    if isinstance(options, list) and options:
-        labels = {str(o.get("id")): str(o.get("text", o.get("id"))) for o in options
-                  if isinstance(o, dict)}
+    if type(options) is list and options:
+        labels: dict[str, str] = {}
+        for o in options:
+            if type(o) is not dict:
+                raise InputError(f"option {_short(o)} is not an object")
+            oid, text = o.get("id"), o.get("text", o.get("id"))
+            if type(oid) not in (str, int) or type(text) not in (str, int):
+                raise InputError(f"option {_short(o)} has no string or integer id and text")
+            labels[str(oid)] = str(text)
         names = {k: (k if k in LABELS else v) for k, v in labels.items()}
         unknown = sorted(v for v in names.values() if v not in LABELS)
         if unknown:
-            raise InputError(f"unknown label {unknown[0]!r} in options")
+            raise InputError(f"unknown label {_short(unknown[0])} in options")
+        if len(set(names.values())) < len(names):
+            raise InputError("options name one label twice")
         if answer != "accept":
             raise InputError(f"choice task answered {answer!r}: which labels it means is unclear")
-        accepted = {str(a) for a in task.get("accept") or []}
+        accept = task.get("accept")
+        if accept is None:
+            accept = []
+        if type(accept) is not list or not all(type(a) in (str, int) for a in accept):
+            raise InputError(f"accept {_short(accept)} is not a list of option ids")
+        accepted = {str(a) for a in accept}
         return [(names[k], "accept" if k in accepted else "reject") for k in labels]
     raise InputError("neither a label nor options")
 
 
-def _text_index(results) -> dict[str, str]:
-    """text -> doc_id of what reviewers read (award descriptions, PDF evidence), streamed."""
+def _text_index(results, problems: list[LogProblem]) -> dict[str, str]:
+    """text -> doc_id of what reviewers read (award descriptions, PDF evidence), streamed;
+    results lines that cannot be used go to ``problems``."""
     if results is None:
         return {}
     rows = results.values() if isinstance(results, dict) else \
-        iter_results([Path(p) for p in results])
+        iter_results([Path(p) for p in results], problems=problems)
     by_text: dict[str, str] = {}
     for result in rows:
         if result.get("kind") == "award":
             texts = [award_fields(result).get("description", "")]
         else:
-            texts = [document_text(result, e.get("label", "")) for e in result.get("labels") or []]
+            texts = [document_text(result, e.get("label", "")) for e in result.get("labels") or []
+                     if type(e) is dict]
         for text in texts:
             if text:
                 by_text.setdefault(text.strip(), result["doc_id"])

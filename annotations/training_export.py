@@ -63,8 +63,8 @@ def training_examples(state: LogState, results, existing: list[Path] | None = No
     docs: dict[str, list] = {}
     for item in state.items.values():
         docs.setdefault(item.doc_id, []).append(item)
-    index = as_index(results, set(docs))
     report = ExchangeReport()
+    index = as_index(results, set(docs), report.problems)
     made: dict[tuple, object] = {}
     clashing: set[tuple] = set()
     records = _award_records(index, docs)
@@ -128,7 +128,9 @@ def _skip_reason(items, settled: dict, result: dict | None, exclude) -> str:
 
 def _data_path(path: str) -> str:
     """A path as training data records it: relative to ../shared/data when it is there."""
-    path = str(path).replace(os.sep, "/")
+    if type(path) is not str:
+        return ""
+    path = path.replace(os.sep, "/")
     return path.split("shared/data/", 1)[1] if "shared/data/" in path else path
 
 
@@ -189,7 +191,7 @@ def _award_example(state: LogState, result: dict, settled: dict, record: tuple |
     annotator, method, note = _who(settled)
     return Example(id="rv-" + _digest(record), text=record[0], psc=record[1], naics=record[2],
                    labels=labels, evidence=evidence,
-                   group=meta.get("award_key") or result["doc_id"],
+                   group=_string(meta.get("award_key")) or result["doc_id"],
                    source={"path": _data_path(source.get("path", "")),
                            "record": source.get("record"), "records": 1,
                            "doc_id": result["doc_id"]},
@@ -222,6 +224,10 @@ def _pdf_examples(state: LogState, result: dict, settled: dict) -> list:
             for (_, text), entry in found.items()]
 
 
+def _string(value) -> str:
+    return value if type(value) is str else ""
+
+
 def _digest(triple: tuple) -> str:
     return hashlib.sha256(json.dumps(list(triple), ensure_ascii=False).encode()).hexdigest()[:12]
 
@@ -240,7 +246,8 @@ def _award_records(index: dict[str, dict], docs: dict) -> dict[str, tuple]:
         if result is None or result.get("kind") != "award":
             continue
         source = result.get("source") or {}
-        if isinstance(source.get("record"), int) and source.get("path"):
+        if type(source.get("record")) is int and type(source.get("path")) is str \
+                and source["path"]:
             wanted.setdefault(source["path"], {})[source["record"]] = doc_id
     out: dict[str, tuple] = {}
     for path, records in wanted.items():

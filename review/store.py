@@ -76,7 +76,7 @@ class ResultStore:
             raise InputError("cannot read results", path, exc.strerror or str(exc)) from exc
         try:
             line = json.loads(raw)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):     # not JSON, not UTF-8, nested too deeply
             line = None
         if not isinstance(line, dict) or line.get("doc_id") != self.doc_ids[i]:
             raise InputError("results file changed since it was loaded", path,
@@ -102,7 +102,9 @@ def group_key(line: dict) -> str | None:
 
 
 def file_key(paths: list[Path], missing_ok: bool = False) -> tuple:
-    """What a cache of ``load_results(paths)`` is keyed on: path, mtime, size.
+    """What a cache of ``load_results(paths)`` is keyed on: path, mtime, size, and the
+    inode and change time (a write always changes ``st_ctime``, which, unlike the
+    mtime, cannot be set back: a rewritten file of the same size and mtime is new).
 
     A file that cannot be read raises InputError, or with ``missing_ok`` is keyed
     ``(path, 0, -1)`` (for callers whose loader raises the proper error itself)."""
@@ -115,13 +117,16 @@ def file_key(paths: list[Path], missing_ok: bool = False) -> tuple:
                 key.append((str(p), 0, -1))
                 continue
             raise InputError("cannot open results", str(p), exc.strerror or str(exc)) from exc
-        key.append((str(Path(p).resolve()), st.st_mtime_ns, st.st_size))
+        key.append((str(Path(p).resolve()), st.st_mtime_ns, st.st_size, st.st_ino,
+                    st.st_ctime_ns))
     return tuple(key)
 
 
 def load_results(paths: list[Path]) -> ResultStore:
     """Parse results files into a ResultStore. A doc_id seen twice keeps its first
-    line; unreadable lines are listed in ``problems`` with their line numbers."""
+    line. Lines that cannot be used (torn, not JSON, not an object, no doc_id, or a
+    field of the wrong type: see ``_row_problem``) are skipped and listed in
+    ``problems`` as ``file:line: why``; the only exception raised is InputError."""
     if not paths:
         raise InputError("no results files given", None,
                          "start the app with `sanctuary-screen review RESULTS.jsonl`")
@@ -135,32 +140,7 @@ def load_results(paths: list[Path]) -> ResultStore:
     files = [str(p) for p in paths]
     with no_gc():    # many small objects: the collector would run hundreds of times for nothing
         for f, path in enumerate(files):
-            try:
-                fh = open(path, "rb")
-            except OSError as exc:
-                raise InputError("cannot open results", path, exc.strerror or str(exc)) from exc
-            with fh:
-                pos = 0
-                for n, raw in enumerate(fh, 1):
-                    start, pos = pos, pos + len(raw)
-                    if not raw.strip():
-                        continue
-                    line = _parse(raw)
-                    if line is _BAD:
-                        problems.append(f"{path}:{n}: not a JSON line (torn or corrupt), skipped")
-                        continue
-                    if not isinstance(line, dict):
-                        problems.append(f"{path}:{n}: not a JSON object, skipped")
-                        continue
-                    if line.get("error") or not line.get("doc_id"):
-                        errors += 1
-                        continue
-                    doc_id = str(line["doc_id"])
-                    if doc_id in seen:
-                        continue
-                    seen.add(doc_id)
-                    versions[line.get("model_version")] += 1
-                    _add_row(cols, line, f, start)
+            errors += _read_file(path, f, cols, seen, problems, versions)
     n = len(cols["doc_ids"])
     vendor_names, vendor_code = _codes(cols["vendors"])
     agency_names, agency_code = _codes(cols["agencies"])
@@ -184,6 +164,43 @@ def load_results(paths: list[Path]) -> ResultStore:
         model_versions=versions)
 
 
+def _read_file(path: str, f: int, cols: dict, seen: set, problems: list,
+               versions: Counter) -> int:
+    """Add the usable lines of results file number ``f`` to ``cols``; returns its error
+    lines. Unusable lines go to ``problems``; only InputError is raised."""
+    errors = n = pos = 0
+    try:
+        with open(path, "rb") as fh:
+            for n, raw in enumerate(fh, 1):
+                start, pos = pos, pos + len(raw)
+                if not raw.strip():
+                    continue
+                line = _parse(raw)
+                if line is _BAD:
+                    problems.append(f"{path}:{n}: not a JSON line (torn or corrupt), skipped")
+                    continue
+                if not isinstance(line, dict):
+                    problems.append(f"{path}:{n}: not a JSON object, skipped")
+                    continue
+                if line.get("error"):
+                    errors += 1
+                    continue
+                why = "" if _row_ok(line) else _row_problem(line)
+                if why:
+                    problems.append(f"{path}:{n}: {why}, skipped")
+                    continue
+                doc_id = line["doc_id"]
+                if doc_id in seen:
+                    continue
+                seen.add(doc_id)
+                versions[line.get("model_version")] += 1
+                _add_row(cols, line, f, start)
+    except OSError as exc:
+        what = f"cannot read results after line {n}" if n else "cannot open results"
+        raise InputError(what, path, exc.strerror or str(exc)) from exc
+    return errors
+
+
 _BAD = object()
 
 
@@ -195,8 +212,91 @@ def _parse(raw: bytes):
     except JSON_ERRORS:
         try:
             return json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):     # not JSON, not UTF-8, nested too deeply
             return _BAD
+
+
+_BIG = 1e300      # an int beyond a float's range would raise OverflowError in float()
+_SCORE = 1e38     # beyond a float32 (NaN passes: json.dumps writes it for a NaN score)
+
+
+_STR = frozenset((str, type(None)))
+
+
+def _row_ok(line: dict) -> bool:
+    """True for a line whose fields are of the usual types (the fast, common case);
+    False sends it to ``_row_problem``, which is exact."""
+    get = line.get
+    meta, scores, labels = get("metadata"), get("scores"), get("labels")
+    if not (type(get("doc_id")) is str and type(get("kind")) in _STR
+            and type(get("vendor")) in _STR and type(get("agency")) in _STR
+            and type(get("title")) in _STR and type(get("model_version")) in _STR
+            and type(scores) is dict and (meta is None or type(meta) is dict)
+            and (labels is None or type(labels) is list)):
+        return False
+    if meta is not None:
+        amount = meta.get("amount")
+        if not ((amount is None or type(amount) is float)
+                and type(meta.get("action_date")) in _STR
+                and type(meta.get("award_key")) in _STR and type(meta.get("piid")) in _STR):
+            return False
+    for value in (scores.get(LABELS[0]), scores.get(LABELS[1]), scores.get(LABELS[2])):
+        if type(value) is not float or not -_SCORE <= value <= _SCORE:
+            return False
+    for item in labels or ():
+        if type(item) is not dict or type(item.get("label")) is not str:
+            return False
+    return True
+
+
+def _row_problem(line: dict) -> str:
+    """Why a results line cannot be a row (a field ``_add_row`` reads has the wrong type),
+    or "" when it can. Checks types only, so that the parse stays fast."""
+    doc_id = line.get("doc_id")
+    if type(doc_id) is not str or not doc_id:
+        return "no doc_id" if not doc_id else f"doc_id is {_kind(doc_id)}, not a string"
+    for key in ("kind", "vendor", "agency", "title", "model_version"):
+        value = line.get(key)
+        if value is not None and type(value) is not str:
+            return f"{key} is {_kind(value)}, not a string"
+    meta = line.get("metadata")
+    if meta is not None:
+        if type(meta) is not dict:
+            return f"metadata is {_kind(meta)}, not an object"
+        amount, date = meta.get("amount"), meta.get("action_date")
+        if amount is not None and type(amount) is not float and (
+                type(amount) is not int or not -_BIG < amount < _BIG):
+            return f"metadata.amount is {_kind(amount)}, not a number"
+        if date is not None and type(date) is not str:
+            return f"metadata.action_date is {_kind(date)}, not a string"
+        for key in ("award_key", "piid"):
+            value = meta.get(key)
+            if value is not None and type(value) is not str:
+                return f"metadata.{key} is {_kind(value)}, not a string"
+    scores = line.get("scores")
+    if type(scores) is not dict:
+        return "no scores" if scores is None else f"scores is {_kind(scores)}, not an object"
+    for label in LABELS:
+        value = scores.get(label)
+        if value is not None and (type(value) is not float and type(value) is not int
+                                  or value > _SCORE or value < -_SCORE):
+            return f"score of {label} is {_kind(value)}, not a number"
+    labels = line.get("labels")
+    if labels is not None:
+        if type(labels) is not list:
+            return f"labels is {_kind(labels)}, not a list"
+        for item in labels:
+            if type(item) is not dict or type(item.get("label")) is not str:
+                return f"labels holds {_kind(item)}, not an object with a label"
+    return ""
+
+
+def _kind(value) -> str:
+    """A short description of a JSON value, for problems (never the whole value)."""
+    if isinstance(value, (dict, list)):
+        return f"a JSON {'object' if isinstance(value, dict) else 'list'}"
+    text = json.dumps(value) if isinstance(value, str) else repr(value)
+    return text if len(text) <= 30 else text[:30] + "…"
 
 
 def _codes(values: list[str]) -> tuple[list[str], np.ndarray]:
@@ -207,18 +307,21 @@ def _codes(values: list[str]) -> tuple[list[str], np.ndarray]:
 
 
 def _add_row(cols: dict, line: dict, file_no: int, offset: int) -> None:
-    meta = line.get("metadata") or {}
-    scores = line.get("scores") or {}
-    passing = {item.get("label") for item in line.get("labels") or [] if isinstance(item, dict)}
+    """One row of the columns; ``line`` passed ``_row_problem`` (so no conversions here)."""
+    get = line.get
+    meta = get("metadata") or {}
+    scores = line["scores"].get
+    labels = get("labels")
+    passing = {item["label"] for item in labels} if labels else ()
     amount = meta.get("amount")
-    cols["doc_ids"].append(str(line["doc_id"]))
-    cols["kinds"].append(str(line.get("kind") or ""))
-    cols["vendors"].append(str(line.get("vendor") or ""))
-    cols["agencies"].append(str(line.get("agency") or ""))
-    cols["titles"].append(str(line.get("title") or "")[:200])
-    cols["dates"].append(str(meta.get("action_date") or ""))
-    cols["amount"].append(float(amount) if isinstance(amount, (int, float)) else np.nan)
-    cols["scores"].append([float(scores.get(label) or 0.0) for label in LABELS])
+    cols["doc_ids"].append(line["doc_id"])
+    cols["kinds"].append(get("kind") or "")
+    cols["vendors"].append(get("vendor") or "")
+    cols["agencies"].append(get("agency") or "")
+    cols["titles"].append((get("title") or "")[:200])
+    cols["dates"].append(meta.get("action_date") or "")
+    cols["amount"].append(np.nan if amount is None else float(amount))
+    cols["scores"].append([float(scores(label) or 0.0) for label in LABELS])
     cols["predicted"].append([label in passing for label in LABELS])
     cols["file_no"].append(file_no)
     cols["offset"].append(offset)

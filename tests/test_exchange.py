@@ -243,3 +243,216 @@ def test_import_prodigy_native_tasks_by_text_with_problems_by_line(world, tmp_pa
     assert [(p.line, p.message.split(" ")[0]) for p in report.problems] == [
         (3, "not"), (4, "no"), (5, "unknown"), (6, "answer"), (7, "choice")]
     assert import_prodigy(path, log, results=[world["results"]], reviewer="importer").written == 0
+
+
+# ------------------------------------------------------------- hostile Prodigy tasks (finding 9)
+def _task(text: str, **fields) -> dict:
+    return {"text": text, "label": "detention", "answer": "accept", **fields}
+
+
+def test_import_prodigy_bad_task_lines_become_problems_and_good_lines_still_import(world,
+                                                                                   tmp_path):
+    d = world["docs"]
+    doc = d[0].doc_id
+    bad = [
+        (_task("x", meta={"doc_id": doc, "decision_id": ["a", "b"]}), "meta.decision_id"),
+        (_task("x", meta={"doc_id": doc}, _timestamp=1e20), "_timestamp 1e+20 is not a time"),
+        (_task("x", meta={"doc_id": doc}, _timestamp=float("nan")), "_timestamp nan"),
+        (_task("x", meta={"doc_id": doc}, _timestamp=10 ** 400), "_timestamp 1000"),
+        (_task("x", meta={"doc_id": doc}, _timestamp="yesterday"), "_timestamp 'yesterday'"),
+        ({"text": "x", "meta": {"doc_id": doc}, "options": [{"id": "detention"}],
+          "accept": 5, "answer": "accept"}, "accept 5 is not a list"),
+        ({"text": "x", "meta": {"doc_id": doc}, "options": [{"id": "detention"}],
+          "accept": [["detention"]], "answer": "accept"}, "accept [['detention']]"),
+        ({"text": 5, "label": "detention", "answer": "accept"}, "text 5 is not a string"),
+        ({"label": "detention", "answer": "accept"}, "no meta.doc_id and no text"),
+        ({"meta": {"doc_id": doc}, "answer": "accept"}, "neither a label nor options"),
+        ({"meta": {"doc_id": doc}, "label": "detention"}, "answer None"),
+        (_task("x", meta={"doc_id": {"id": 1}}), "meta.doc_id {'id': 1} is not a string"),
+        (_task("x", meta=["doc"]), "meta is a JSON list"),
+        (_task("x", label=["detention"], meta={"doc_id": doc}), "unknown label ['detention']"),
+        (_task("x", answer=["accept"], meta={"doc_id": doc}), "answer ['accept']"),
+        (_task("x", meta={"doc_id": doc, "time": 5}), "meta.time 5 is not a string"),
+        (_task("x", meta={"doc_id": doc, "time": "soon"}), "meta.time 'soon' is not an ISO"),
+        (_task("x", meta={"doc_id": doc, "note": {"a": 1}}), "meta.note"),
+        (_task("x", meta={"doc_id": doc}, _annotator_id=["ann"]), "annotator ['ann']"),
+        (_task("x", meta={"doc_id": doc}, evidence="quote"), "evidence is not a list of objects"),
+        (_task("x", meta={"doc_id": doc}, evidence=[5]), "evidence is not a list of objects"),
+        (_task("x", meta={"doc_id": doc}, evidence=[{"a": [[[[[[[[[[[[[1]]]]]]]]]]]]]}]),
+         "evidence is nested too deeply"),
+        ({"text": "x", "meta": {"doc_id": doc}, "options": ["detention"], "answer": "accept"},
+         "option 'detention' is not an object"),
+        ({"text": "x", "meta": {"doc_id": doc}, "options": [{"id": "detention"},
+                                                            {"id": 2, "text": "detention"}],
+          "accept": [2], "answer": "accept"}, "options name one label twice"),
+        ("[1, 2]", "not a task: a JSON list"),
+        ("5", "not a task: a JSON int"),
+        ("NaN", "not a task: a JSON float"),
+        ('{"text": "x", "label": "detention"', "not JSON"),
+        ("[" * 100_000, "not JSON"),
+        (b'{"text": "\xff"}', "not UTF-8 text"),
+    ]
+    good = [_task("x", meta={"doc_id": doc}, _annotator_id="first", _timestamp=1700000000),
+            _task("y", meta={"doc_id": d[2].doc_id, "note": "fine \u2028 still one line"},
+                  score=float("nan"), _annotator_id="last")]
+    lines = [good[0]] + [x for x, _ in bad] + [good[1]]
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(b"\n".join(x if isinstance(x, bytes) else
+                                (x if isinstance(x, str) else json.dumps(x, ensure_ascii=False))
+                                .encode() for x in lines) + b"\n")
+    log = DecisionLog(tmp_path / "hostile_log.jsonl")
+    report = import_prodigy(path, log, reviewer="importer")      # before: TypeError and others
+    got = log.read()
+    assert [(x.doc_id, x.reviewer) for x in got[0]] == [(doc, "first"), (d[2].doc_id, "last")]
+    assert got[1] == [] and got[0][1].score is None and "\u2028" in got[0][1].note
+    assert report.written == 2
+    assert [p.line for p in report.problems] == list(range(2, len(bad) + 2))
+    for (_, why), problem in zip(bad, report.problems):
+        assert problem.message.startswith(why), (why, problem.message)
+        assert "\n" not in problem.message and len(problem.message) < 200
+
+
+LABELS_AND_ANSWERS = ["accept", "reject", "ignore", "detention", "data_broker", "label",
+                      "adjudicate"]
+
+
+def _random_json(rng, depth: int = 0):
+    """A random JSON value: NaN, infinities, huge ints, nesting, the right words."""
+    kind = rng.randrange(9 if depth < 2 else 7)
+    if kind == 7:
+        return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    if kind == 8:
+        return {rng.choice(["doc_id", "id", "text", "time", "label"]): _random_json(rng, depth + 1)
+                for _ in range(rng.randint(0, 3))}
+    return [None, rng.random() < 0.5, rng.choice([0, -1, 5, 1700000000, 10 ** 20, 10 ** 400]),
+            rng.choice([0.5, 1e20, -1e308, float("inf"), float("nan")]),
+            rng.choice(["", "x", "accept", "detention", "2024-01-01T00:00:00Z", "\u2028"]),
+            rng.choice(LABELS_AND_ANSWERS), {"doc_id": "award:x"}][kind]
+
+
+def test_import_prodigy_fuzzed_tasks_never_raise_and_the_log_stays_readable(world, tmp_path):
+    import random
+    rng = random.Random(9)
+    doc = world["docs"][0].doc_id
+    text0 = {p.field: p.text for p in world["docs"][0].passages}["description"]
+    fields = ["text", "label", "answer", "meta", "meta.doc_id", "meta.decision_id", "meta.time",
+              "meta.kind", "meta.note", "meta.reviewer", "meta.model_version", "_timestamp",
+              "_annotator_id", "_task_hash", "score", "evidence", "options", "accept"]
+    lines = []
+    for n in range(1500):
+        task = {"text": text0, "label": "detention", "answer": "accept",
+                "meta": {"doc_id": doc, "decision_id": f"fuzz-{n}"}, "_timestamp": 1700000000}
+        if n % 3 == 0:
+            del task["label"]
+            task["options"] = [{"id": "detention"}, {"id": "data_broker"}]
+            task["accept"] = ["detention"]
+            del task["meta"]["decision_id"]
+        for name in rng.sample(fields, rng.randint(1, 3)):
+            holder = task
+            if name.startswith("meta."):
+                if not isinstance(task.get("meta"), dict):
+                    continue
+                holder, name = task["meta"], name[5:]
+            holder[name] = _random_json(rng)
+        lines.append(json.dumps(task, ensure_ascii=False))
+    path = tmp_path / "fuzz.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    log = DecisionLog(tmp_path / "fuzz_log.jsonl")
+    report = import_prodigy(path, log, results=[world["results"]])  # must not raise
+    decisions, problems = log.read()
+    assert problems == [] and len(decisions) == report.written > 100
+    assert len(report.problems) > 100 and all(1 <= p.line <= len(lines) for p in report.problems)
+    state = log.state()                                      # and the log still folds and exports
+    export_prodigy(state, tmp_path / "out.jsonl", [world["results"]])
+    export_training(state, [world["results"]], out=tmp_path / "t.jsonl", existing=[])
+
+
+# ------------------------------------------------------------------ hostile results files (17)
+def test_results_torn_or_mistyped_lines_are_skipped_and_reported_not_fatal(world, tmp_path):
+    results = tmp_path / "results.jsonl"
+    good = world["results"].read_text(encoding="utf-8").splitlines()
+    doc = json.loads(good[0])["doc_id"]
+    mistyped = json.loads(good[2])
+    mistyped["labels"] = ["detention"]
+    rows = [good[0], good[1][:50], "[1, 2]", json.dumps({"doc_id": ["x"]}),
+            json.dumps(mistyped), '{"doc_id": "' + doc + '", "title": "\udcff"}', *good[3:]]
+    results.write_text("\n".join(rows) + "\n", encoding="utf-8", errors="surrogateescape")
+    problems: list = []
+    index = load_index([results], problems=problems)       # before: InputError for the whole file
+    assert doc in index and len(index) == len(good) - 2
+    assert [(p.line, p.message) for p in problems] == [
+        (2, f"results file {results}, line 2: not a JSON line (torn or corrupt); skipped"),
+        (3, f"results file {results}, line 3: a JSON list, not an object; skipped"),
+        (4, f"results file {results}, line 4: doc_id ['x'] is not a string; skipped"),
+        (5, f"results file {results}, line 5: labels holds 'detention', not an object with a label;"
+            " skipped"),
+        (6, f"results file {results}, line 6: not UTF-8 text; skipped")]
+    state = world["log"].state()
+    report = export_prodigy(state, tmp_path / "p.jsonl", [results])
+    assert report.written == 8 and report.skipped == {"no text": 2}    # the two lost lines
+    assert [p.line for p in report.problems] == [2, 3, 4, 5, 6]
+    _, report = training_examples(state, [results], existing=[])
+    assert [p.line for p in report.problems] == [2, 3, 4, 5, 6]
+
+
+def test_results_line_with_bad_evidence_is_read_without_its_bad_evidence(world, tmp_path):
+    line = json.loads(world["results"].read_text(encoding="utf-8").splitlines()[-1])  # the PDF
+    ev = line["labels"][0]["evidence"]
+    ev[0]["terms"] = [{"start": "0", "end": 3}, 5, {"start": 0, "end": 3, "weight": "x"}]
+    ev.append({"text": ["not", "text"], "page": 1})
+    ev.append({"text": "page is odd", "page": [1]})
+    ev.append("a string")
+    results = tmp_path / "results.jsonl"
+    results.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    log = DecisionLog(tmp_path / "bad_evidence_log.jsonl")
+    log.append(Decision("pdf:abc", "data_broker", "accept", reviewer="cy",
+                        evidence=[{"text": 5}, {"text": "own quote", "page": {"a": 1}}]))
+    log.append(Decision("pdf:abc", "detention", "reject", reviewer="cy"))
+    report = export_prodigy(log.state(), tmp_path / "p.jsonl", [results])
+    assert report.problems == [] and report.written == 2 and report.skipped == {}
+    tasks = {t["label"]: t for t in map(json.loads, (tmp_path / "p.jsonl").read_text()
+                                        .splitlines())}
+    assert tasks["data_broker"]["text"] == PDF_PASSAGES[0][2] + "\n\n" + PDF_PASSAGES[1][2]
+    assert tasks["data_broker"]["spans"] == [                # only the well-formed terms
+        {"start": len(PDF_PASSAGES[0][2]) + 2, "end": len(PDF_PASSAGES[0][2]) + 5,
+         "label": "data_broker"}]
+    examples, report = training_examples(log.state(), [results], existing=[])
+    assert report.problems == [] and examples
+
+
+# ------------------------------------------------------------------ whole-file writes (finding 7)
+def test_write_lines_two_writers_in_one_process_do_not_share_a_temporary_file(tmp_path,
+                                                                              monkeypatch):
+    """Streamlit sessions are threads of one process: a pid-only temp name was shared."""
+    import os
+    from annotations import exchange_report
+    out = tmp_path / "out.jsonl"
+    real_fsync, nested = os.fsync, []
+
+    def fsync_with_a_second_writer(fd):      # another thread writes `out` in the middle
+        if not nested:
+            nested.append(1)
+            exchange_report.write_lines(out, ["second"])
+        real_fsync(fd)
+
+    monkeypatch.setattr(exchange_report.os, "fsync", fsync_with_a_second_writer)
+    exchange_report.write_lines(out, ["first", "writer"])     # before: FileNotFoundError
+    assert out.read_text() == "first\nwriter\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_write_lines_failure_leaves_the_old_file_and_no_temporary_file(tmp_path, monkeypatch):
+    import os
+    from annotations import exchange_report
+    from extract.errors import InputError
+    out = tmp_path / "out.jsonl"
+    exchange_report.write_lines(out, ["old"])
+
+    def full(*_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(exchange_report.os, "replace", full)
+    with pytest.raises(InputError, match=r"cannot write \(.*out.jsonl\): No space left"):
+        exchange_report.write_lines(out, ["new"])
+    assert out.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+    assert os.stat(out).st_mode & 0o777 == 0o644
