@@ -257,8 +257,9 @@ def _decisions(args) -> int:
         what = f"wrote {report.written} lines to {args.output or TRAINING_OUT}"
     print(f"Decisions {args.action}: {what}"
           + "".join(f"; skipped {n} ({why})" for why, n in sorted(report.skipped.items())))
-    for problem in report.problems:
-        print(f"Warning: line {problem.line}: {problem.message}", file=sys.stderr)
+    for problem in report.problems:       # results-file problems name their file and line
+        where = "" if problem.message.startswith("results file ") else f"line {problem.line}: "
+        print(f"Warning: {where}{problem.message}", file=sys.stderr)
     for conflict in report.conflicts[:20]:
         print(f"Conflict: {json.dumps(conflict, ensure_ascii=False)}", file=sys.stderr)
     return 0

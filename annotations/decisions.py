@@ -173,6 +173,10 @@ class DecisionLog:
             except (InputError, TypeError) as exc:
                 problems.append(LogProblem(n, f"not a valid decision: {exc}"))
                 continue
+            except RecursionError:                 # a hand-edited line nested thousands deep
+                problems.append(LogProblem(n, f"not a valid decision: nested too deeply: "
+                                              f"{_preview(raw)}"))
+                continue
             if not d.id:
                 problems.append(LogProblem(n, "decision without id"))
             elif d.id in ids:

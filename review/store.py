@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from annotations.decisions import no_gc
+from annotations.decisions import LABELS, no_gc
 from extract.errors import InputError
 from vendors.lines import JSON_ERRORS, loads
 
-LABELS = ("data_broker", "extreme_vetting", "detention")  # == models.classifier.LABELS (tested)
 CARD = Path(__file__).resolve().parents[1] / "models" / "sanctuary.card.json"
 
 

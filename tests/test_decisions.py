@@ -77,6 +77,17 @@ def test_corrupted_line_in_the_middle_is_reported_with_its_number(tmp_path):
                                                                 ("d", "detention")}
 
 
+def test_a_line_nested_thousands_deep_is_a_problem_not_a_crash(tmp_path):
+    path = tmp_path / "log.jsonl"
+    log = DecisionLog(path)
+    kept = log.append(dec("a"))
+    with open(path, "ab") as fh:                       # hand-edited, hostile
+        fh.write(b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    decisions, problems = log.read()
+    assert [d.id for d in decisions] == [kept.id]
+    assert [p.line for p in problems] == [2]
+
+
 def test_torn_tail_is_reported_and_the_next_append_starts_a_new_line(tmp_path):
     path = tmp_path / "log.jsonl"
     log = DecisionLog(path)

@@ -373,7 +373,7 @@ def test_app_lists_mistyped_results_lines_instead_of_a_traceback(monkeypatch, tm
     at.run()
     assert not at.exception
     warning = " ".join(w.value for w in at.warning)
-    assert "1 unreadable results lines were skipped" in warning
+    assert "1 unusable results lines were skipped" in warning
     assert md(f"{path}:1: score of detention is \"high\", not a number, skipped") in warning
 
 

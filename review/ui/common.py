@@ -112,7 +112,7 @@ def show_problems(ctx: Ctx) -> None:
     """Corrupt lines of the results files and the log: reported, never fatal."""
     store = ctx.q.store
     if store.problems:
-        st.warning(md(f"{len(store.problems)} unreadable results lines were skipped: "
+        st.warning(md(f"{len(store.problems)} unusable results lines were skipped: "
                       + "; ".join(store.problems[:5])
                       + (" …" if len(store.problems) > 5 else "")))
     problems = ctx.state.problems
