@@ -24,9 +24,9 @@ from typing import Callable, Iterator
 
 from extract import pdf
 from extract.awards import AwardFile, RecordBuilder
-from extract.entities import extract_entities
+from extract.entities import extract_entities, names
 from extract.errors import InputError, RecordError, ScreenError
-from extract.passages import split_document
+from extract.passages import split_document, tokenize
 from models import store
 from results import Classifier, error_line
 
@@ -125,20 +125,27 @@ def award_rows(classifier: Classifier, schema: str, header: list[str], path: str
             gc.enable()
 
 
-def pdf_document(classifier: Classifier, path: str, ocr: str) -> tuple[list[str], int]:
+def pdf_document(classifier: Classifier, path: str, ocr: str,
+                 next_pdf: str | None = None) -> tuple[list[str], int]:
     """Extract, split, find entities in and classify one PDF.
 
     The PDF is parsed by this process's long-lived parser child
     (``Sandbox.for_process``): the per-document time and memory limits hold,
     and a child that crashed, timed out or ran out of memory is replaced
-    before the next document.
+    before the next document. ``next_pdf``: the PDF this process does next,
+    which the child parses while this one is classified.
     """
+    box = pdf.Sandbox.for_process(PDF_LIMITS)
     try:
-        doc = pdf.extract(path, ocr=ocr, sandbox=pdf.Sandbox.for_process(PDF_LIMITS))
+        doc = pdf.extract(path, ocr=ocr, sandbox=box)
     except ScreenError as err:
         return [json.dumps(error_line("pdf", path, None, err, classifier.model_version))], 0
-    passages = split_document(doc)
-    line = classifier.pdf(doc, passages, extract_entities(doc.pages, passages))
+    finally:
+        if next_pdf is not None:
+            box.prefetch(next_pdf, ocr)
+    tokens = tokenize(doc.pages)  # once, for sentences and name lists
+    passages = split_document(doc, docs=tokens)
+    line = classifier.pdf(doc, passages, extract_entities(doc.pages, passages, tokens))
     return [json.dumps(line, ensure_ascii=False)], len(doc.pages)
 
 
@@ -216,12 +223,18 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
         raise ScreenError(f"unknown OCR mode {ocr!r}", hint="use auto, always or never")
     started = time.perf_counter()
     output = Path(output)
-    classifier = Classifier.from_path(model_path)
-    version = classifier.model_version
-    if force and output.exists():
-        output.unlink()
-    done = read_done(output, version)
     paths = expand_inputs(inputs)
+    if jobs <= 1 and not scheduler:
+        _parse_first_pdf(paths, ocr)
+    try:
+        classifier = Classifier.from_path(model_path)
+        version = classifier.model_version
+        if force and output.exists():
+            output.unlink()
+        done = read_done(output, version)
+    except BaseException:
+        pdf.Sandbox.close_all()
+        raise
     summary = RunSummary(output=str(output), model_version=version, files=len(paths))
     total = sum(count_records(p) for p in paths)
     if progress:
@@ -230,6 +243,8 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
     if scheduler:
         pool = DaskPool(scheduler, jobs, model_path)
     else:
+        if jobs > 1 and any(p.suffix.lower() in PDF_SUFFIXES for p in paths):
+            names()  # the name lists, built once here and inherited by forked workers
         pool = ProcessPoolExecutor(jobs, initializer=_init_worker,
                                    initargs=(str(model_path),)) if jobs > 1 else None
     written = 0
@@ -252,6 +267,14 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
             pdf.Sandbox.close_all()  # this process's PDF parser child
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _parse_first_pdf(paths: list[Path], ocr: str) -> None:
+    """Start this process's parser child on the first PDF now, so that it
+    starts and parses while the model loads (a run in this process)."""
+    first = next((p for p in paths if p.suffix.lower() in PDF_SUFFIXES), None)
+    if first is not None:
+        pdf.Sandbox.for_process(PDF_LIMITS).prefetch(str(first), ocr)
 
 
 def _tasks(paths, done, classifier, encoding, ocr, summary) -> Iterator[tuple]:
@@ -288,8 +311,7 @@ def _execute(tasks, classifier, pool, jobs) -> Iterator[tuple[list[str], int]]:
     """Run tasks here, or in the pool (process pool or Dask) with a bounded
     window of tasks in flight; results in input order."""
     if pool is None:
-        for fn, args in tasks:
-            yield fn(classifier, *args)
+        yield from _execute_here(tasks, classifier)
         return
     if isinstance(pool, DaskPool):
         submit, window = pool.submit, pool.window
@@ -302,6 +324,23 @@ def _execute(tasks, classifier, pool, jobs) -> Iterator[tuple[list[str], int]]:
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
+
+
+def _execute_here(tasks, classifier) -> Iterator[tuple[list[str], int]]:
+    """Run tasks in this process. A PDF waits for the task after it: when that
+    is a PDF too, the parser child reads it while this process classifies."""
+    waiting = None  # a PDF task not run yet
+    for fn, args in tasks:
+        if waiting is not None:
+            ahead = (args[0],) if fn is pdf_document else ()
+            yield pdf_document(classifier, *waiting, *ahead)
+            waiting = None
+        if fn is pdf_document:
+            waiting = args
+        else:
+            yield fn(classifier, *args)
+    if waiting is not None:
+        yield pdf_document(classifier, *waiting)
 
 
 class DaskPool:

@@ -107,13 +107,12 @@ def classify_cli(paths: list[Path], jobs: int, out: Path) -> tuple[float, int]:
 def classify_in_process(paths: list[Path], out: Path) -> tuple[float, int]:
     """``pipeline.run`` (jobs=1) with the model and spaCy pipelines already loaded."""
     import pipeline
-    from extract.entities import pipeline as entity_pipeline
-    from extract.passages import sentencizer
+    from extract.entities import names
     from models import store
     from results import Classifier
 
     Classifier.from_path(store.DEFAULT_MODEL)
-    sentencizer(), entity_pipeline()
+    names()  # the name lists on the shared tokenizer
     pipeline.run(paths[:1], out, ocr="never", force=True)  # warm: imports, first parser
     start = time.perf_counter()
     summary = pipeline.run(paths, out, ocr="never", force=True)

@@ -1,7 +1,9 @@
 """Entities in page text: VENDOR, AGENCY, AWARD_ID, MONEY, DATE, FACILITY, GPE.
 
-A ``spacy.blank("en")`` pipeline with an EntityRuler finds names from lists
-(vendors from the award files, the 2017 ICE facility list, agencies, places);
+Names from lists (vendors from the award files, the 2017 ICE facility list,
+agencies, places) are found in the tokens of ``spacy.blank("en")`` by a spaCy
+PhraseMatcher and Matcher, resolved as spaCy's EntityRuler does (see
+:class:`NameMatcher`);
 regular expressions find the things with a shape (award ids, amounts, dates,
 ``City, ST``); form fields of award printouts add what only their label tells
 (``Legal Business Name: AKIMA INFRASTRUCTURE PROTECTIO`` is a vendor, completed
@@ -17,6 +19,7 @@ block, and the agreement date).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, islice
 from typing import Iterable
@@ -67,40 +70,122 @@ def _patterns() -> list[dict]:
     return pats
 
 
+@dataclass(frozen=True)
+class NameMatch:
+    """A list name found in a Doc: tokens ``[start, end)``, its label and id."""
+
+    start: int
+    end: int
+    label: str
+    id: str | None
+
+
+class NameMatcher:
+    """The name lists as spaCy matchers, used the way spaCy's EntityRuler uses them.
+
+    Same patterns, same matching (phrases on LOWER, token patterns) and the
+    same choice among overlapping matches (longest first, then leftmost), but
+    the matches are returned instead of being written to ``doc.ents``: the
+    ruler counts all its patterns on every call, and ``doc.ents``,
+    ``doc.text`` and spaCy's token Matcher build a Python object per token,
+    together most of the time of a page. So one-token ``ORTH`` patterns (the
+    acronyms) go to a PhraseMatcher on ORTH, which matches the same tokens
+    without those objects, and the other token patterns, which all start with
+    a ``LOWER`` word, run only on pages whose lower-cased text holds one of
+    those words. Docs must come from ``nlp`` (this matcher's vocabulary).
+    """
+
+    def __init__(self, nlp, patterns: list[dict]):
+        from spacy.matcher import Matcher, PhraseMatcher
+
+        self.nlp = nlp
+        self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.words = PhraseMatcher(nlp.vocab, attr="ORTH")
+        self.matcher = Matcher(nlp.vocab)
+        self.cues: set[str] | None = set()  # None: the token Matcher runs on every page
+        self.ids: dict[int, tuple[str, str]] = {}  # match key -> (label, id)
+        phrases = [p for p in patterns if isinstance(p["pattern"], str)]
+        tokens = [p for p in patterns if not isinstance(p["pattern"], str)]
+        docs = nlp.tokenizer.pipe([p["pattern"] for p in phrases])
+        # token patterns first, as the EntityRuler adds them
+        for entry, pattern in chain(((e, e["pattern"]) for e in tokens), zip(phrases, docs)):
+            # the EntityRuler's match key: its ties are broken in a set of (key, start, end)
+            key = f"{entry['label']}||{entry['id']}" if entry.get("id") else entry["label"]
+            self.ids[nlp.vocab.strings.add(key)] = (entry["label"], entry.get("id"))
+            if not isinstance(pattern, list):
+                self.phrases.add(key, [pattern])
+            elif len(pattern) == 1 and set(pattern[0]) == {"ORTH"} and \
+                    len(nlp.make_doc(pattern[0]["ORTH"])) == 1:
+                self.words.add(key, [nlp.make_doc(pattern[0]["ORTH"])])
+            else:
+                self.matcher.add(key, [pattern])
+                first = pattern[0].get("LOWER")
+                if self.cues is not None and isinstance(first, str) and len(pattern[0]) == 1:
+                    self.cues.add(first)
+                else:
+                    self.cues = None
+
+    def __len__(self) -> int:
+        return len(self.phrases) + len(self.words) + len(self.matcher)
+
+    def __call__(self, doc, text: str | None = None) -> list[NameMatch]:
+        """Non-overlapping matches in ``doc`` (whose text is ``text``), in text order:
+        EntityRuler.match and set_annotations on a Doc without entities."""
+        text = doc.text if text is None else text
+        matches = list(self.words(doc))
+        low = text.lower() if self.cues else ""
+        if self.cues is None or any(cue in low for cue in self.cues):
+            matches += self.matcher(doc)
+        matches += self.phrases(doc)
+        ranked = sorted({(key, a, b) for key, a, b in matches if a != b},
+                        key=lambda m: (m[2] - m[1], -m[1]), reverse=True)
+        taken, seen = [], set()
+        for key, a, b in ranked:
+            if a not in seen and b - 1 not in seen:
+                taken.append(NameMatch(a, b, *self.ids[key]))
+                seen.update(range(a, b))
+        return sorted(taken, key=lambda m: m.start)
+
+
 @lru_cache(maxsize=1)
+def names() -> NameMatcher:
+    """The name lists on the tokenizer that passages use too (built once, ~2 s)."""
+    from extract.passages import sentencizer
+
+    return NameMatcher(sentencizer(), _patterns())
+
+
 def pipeline():
-    """``spacy.blank("en")`` + an EntityRuler holding the name lists (built once, ~2 s)."""
-    import spacy
-
-    nlp = spacy.blank("en")
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
-    ruler.add_patterns(_patterns())
-    return nlp
+    """The spaCy pipeline whose tokenizer makes the Docs :func:`names` reads."""
+    return names().nlp
 
 
-def _ruler_candidates(doc) -> list[tuple]:
+def _ruler_candidates(doc, text: str) -> list[tuple]:
+    """Candidates from the name lists in ``doc``, the tokens of ``text``."""
     out = []
-    for ent in doc.ents:
-        text, start, end = ent.text, ent.start_char, ent.end_char
-        if ent.label_ != "AGENCY" and (text.islower() or not text[:1].isupper() and
-                                       not text[:1].isdigit()):
+    for m in names()(doc, text):
+        span = doc[m.start:m.end]
+        start, end = span.start_char, span.end_char
+        name = text[start:end]
+        if m.label != "AGENCY" and (name.islower() or not name[:1].isupper() and
+                                    not name[:1].isdigit()):
             continue  # a list name written in lower case is a common phrase, not the name
-        if ent.label_ == "AGENCY" and text == "ICE":
-            near = {t.lower_ for t in doc[max(ent.start - 1, 0):ent.end + 1]}
+        if m.label == "AGENCY" and name == "ICE":
+            near = {t.lower_ for t in doc[max(m.start - 1, 0):m.end + 1]}
             if near & _NOT_AGENCY_ICE:
                 continue
-        if ent.label_ == "VENDOR":
-            tail = _SUFFIX_TAIL.match(doc.text[end:])
+        if m.label == "VENDOR":
+            tail = _SUFFIX_TAIL.match(text[end:])
             end += tail.end() if tail else 0
-            if doc.text[max(0, start - 4):start].lower() == "the ":
+            if text[max(0, start - 4):start].lower() == "the ":
                 start -= 4
-            before = doc[ent.start - 1] if ent.start else None
-            if len(ent) == 1 and (not tail or before is not None and before.is_alpha
-                                  and not before.is_lower and not before.is_stop):
+            before = doc[m.start - 1] if m.start else None
+            if m.end - m.start == 1 and (not tail or before is not None and before.is_alpha
+                                         and not before.is_lower and not before.is_stop):
                 continue  # "Stratasys" alone, "AGAPE ATP CORP": not enough to name one
-            if not tail and set(text.upper().split()) <= gz.vendors().generic_words:
+            if not tail and set(name.upper().split()) <= gz.vendors().generic_words:
                 continue  # "Information Technology"
-        out.append((start, end, ent.label_, ent.ent_id_ or text, "ruler"))
+        out.append((start, end, m.label, m.id or name, "ruler"))
     return out
 
 
@@ -163,29 +248,31 @@ def _resolve(candidates: list[tuple]) -> list[tuple]:
 
 def text_entities(text: str, page: int | None = None) -> list[Entity]:
     """Entities of a plain text (an award description, a passage)."""
-    doc = pipeline()(text)
-    found = _resolve(_ruler_candidates(doc) + _regex_candidates(text))
+    doc = pipeline().make_doc(text)
+    found = _resolve(_ruler_candidates(doc, text) + _regex_candidates(text))
     return [Entity(label, text[a:b], value, page, a, b) for a, b, label, value, _ in found]
 
 
 def page_entities(page: Page, passages: list | None = None, doc=None) -> list[Entity]:
     """Entities of one page. ``passages``: the page's passages if already split
-    (``split_page(page)``); ``doc``: the page text run through ``pipeline()``."""
-    doc = pipeline()(page.text) if doc is None else doc
-    found = _resolve(_ruler_candidates(doc) + _regex_candidates(page.text)
+    (``split_page(page)``); ``doc``: the page text tokenized (``pipeline().make_doc``)."""
+    doc = pipeline().make_doc(page.text) if doc is None else doc
+    found = _resolve(_ruler_candidates(doc, page.text) + _regex_candidates(page.text)
                      + _form_candidates(page, passages))
     return [Entity(label, page.text[a:b], value, page.number, a, b)
             for a, b, label, value, _ in found]
 
 
-def extract_entities(pages: list[Page], passages: list | None = None) -> list[Entity]:
+def extract_entities(pages: list[Page], passages: list | None = None,
+                     docs: list | None = None) -> list[Entity]:
     """Entities of all pages; ``passages`` (all pages', e.g. ``split_document``) are
-    reused instead of splitting the pages again. Page texts go through spaCy in one
-    ``nlp.pipe`` stream."""
+    reused instead of splitting the pages again, and ``docs`` (the pages tokenized,
+    ``passages.tokenize``) instead of tokenizing them again."""
     by_page: dict[int, list] = {}
     for p in passages or ():
         by_page.setdefault(p.page, []).append(p)
-    docs = pipeline().pipe(page.text for page in pages)
+    if docs is None:
+        docs = pipeline().tokenizer.pipe(page.text for page in pages)
     return [e for page, doc in zip(pages, docs)
             for e in page_entities(page, by_page.get(page.number, [])
                                    if passages is not None else None, doc)]

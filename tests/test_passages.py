@@ -154,3 +154,16 @@ def test_contract_pages_split_into_short_passages(pattern):
         texts = [p.text for p in split_page(pdf_pages(path, max_pages=1)[0])]
         assert sum(t.startswith("WHEREAS") for t in texts) == 5  # each recital on its own
         assert "1. PURPOSE." in texts
+
+
+def test_sentences_on_the_page_tokens_are_spacys_sentencizer_on_the_paragraph():
+    from extract.passages import _sentences, sentencizer, tokenize
+
+    text = ("1.2 Scope.\n(a) The Contractor shall (i) keep records; and (ii) report. "
+            "“Services” means the work... See Exhibit A! Is it done? Yes.\n\n"
+            "WHEREAS the parties agree: (b) the U.S. Government pays $5.00.  Then   stop.")
+    doc = tokenize([Page(1, text)])[0]
+    for lo, hi in [(0, len(text)), (11, len(text)), (text.index("(a)"), text.index("\n\n")),
+                   (text.index("WHEREAS"), len(text)), (text.index("(b)"), text.index("Then"))]:
+        expected = [(lo + s.start_char, lo + s.end_char) for s in sentencizer()(text[lo:hi]).sents]
+        assert _sentences(text, lo, hi, doc) == expected == _sentences(text, lo, hi)

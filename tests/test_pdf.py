@@ -195,6 +195,34 @@ def test_children_are_recycled_after_a_number_of_documents():
         assert box.started == 3 and len(set(pids)) == 3 and pids[0] == pids[1] != pids[2]
 
 
+def test_prefetched_documents_are_read_in_order_and_errors_stay_with_their_file():
+    text, rotated = extract(HOSTILE / "text.pdf"), extract(HOSTILE / "rotated.pdf")
+    with Sandbox(FAST) as box:
+        assert extract(HOSTILE / "text.pdf", sandbox=box) == text
+        box.prefetch(str(HOSTILE / "bomb.pdf"), "auto")  # parsed while nobody reads
+        time.sleep(0.5)
+        with pytest.raises(PdfMemoryLimit):
+            extract(HOSTILE / "bomb.pdf", sandbox=box)
+        box.prefetch(str(HOSTILE / "rotated.pdf"), "auto")
+        first = box.pid
+        assert extract(HOSTILE / "rotated.pdf", sandbox=box) == rotated and box.pid == first
+        box.prefetch(str(HOSTILE / "corrupt.pdf"), "auto")
+        # asked for another file: the child parsing the unread one is replaced
+        assert extract(HOSTILE / "text.pdf", sandbox=box) == text and box.pid != first
+        box.prefetch(str(HOSTILE / "many_pages.pdf"), "auto")
+        start = time.monotonic()
+    assert time.monotonic() - start < 2 and box.proc is None  # closed with a document unread
+
+
+def test_pipe_gives_the_same_documents_with_the_next_file_parsed_ahead():
+    names = ["text.pdf", "corrupt.pdf", "html.pdf", "rotated.pdf", "text.pdf"]
+    alone = [extract(HOSTILE / n) if n.startswith(("text", "rotated")) else None for n in names]
+    results = [doc for _, doc in pipe([HOSTILE / n for n in names], limits=FAST)]
+    assert [type(r).__name__ for r in results] == ["Document", "CorruptPdf", "NotPdf",
+                                                   "Document", "Document"]
+    assert [results[i] for i in (0, 3, 4)] == [alone[i] for i in (0, 3, 4)]
+
+
 def test_for_process_gives_one_sandbox_per_process_and_thread():
     import threading
 
