@@ -229,24 +229,20 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
     try:
         classifier = Classifier.from_path(model_path)
         version = classifier.model_version
-        if force and output.exists():
-            output.unlink()
-        done = read_done(output, version)
+        done = {} if force else read_done(output, version)
+        pool = _pool(scheduler, jobs, model_path, paths)
     except BaseException:
         pdf.Sandbox.close_all()
         raise
+    # Only now, with the model loaded and the workers or cluster reached, may
+    # --force throw the old results away.
+    if force and output.exists():
+        output.unlink()
     summary = RunSummary(output=str(output), model_version=version, files=len(paths))
     total = sum(count_records(p) for p in paths)
     if progress:
         progress(0, total, summary)
     output.parent.mkdir(parents=True, exist_ok=True)
-    if scheduler:
-        pool = DaskPool(scheduler, jobs, model_path)
-    else:
-        if jobs > 1 and any(p.suffix.lower() in PDF_SUFFIXES for p in paths):
-            names()  # the name lists, built once here and inherited by forked workers
-        pool = ProcessPoolExecutor(jobs, initializer=_init_worker,
-                                   initargs=(str(model_path),)) if jobs > 1 else None
     written = 0
     try:
         with open(output, "a", encoding="utf-8") as out:
@@ -267,6 +263,17 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
             pdf.Sandbox.close_all()  # this process's PDF parser child
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _pool(scheduler: str | None, jobs: int, model_path: Path, paths: list[Path]):
+    """A Dask cluster, a process pool (jobs > 1), or None (this process)."""
+    if scheduler:
+        return DaskPool(scheduler, jobs, model_path)
+    if jobs <= 1:
+        return None
+    if any(p.suffix.lower() in PDF_SUFFIXES for p in paths):
+        names()  # the name lists, built once here and inherited by forked workers
+    return ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(str(model_path),))
 
 
 def _parse_first_pdf(paths: list[Path], ocr: str) -> None:

@@ -116,6 +116,31 @@ def _unpack(data: bytes) -> tuple[dict, memoryview]:
     return json.loads(data[4:4 + size]), memoryview(data)[4 + size:]
 
 
+def _decode(data: bytes, path: str) -> tuple[dict, tuple | None]:
+    """``(header, page record)`` of one message from the child (record None
+    unless it is a page). A reply that does not decode means the child is not
+    the parser we started: PdfCrashed for this document, never an exception
+    that would end the batch."""
+    try:
+        header, payload = _unpack(data)
+        kind = header["t"]
+        if not isinstance(header.get("grown_mb", 0), (int, float)):
+            raise ValueError("grown_mb is not a number")
+        if kind == "page":
+            number, text, width, height, ocr, conf, k = header["page"]
+            boxes = np.frombuffer(payload[:32 * k], dtype="<f8").reshape(k, 4)
+            offsets = np.frombuffer(payload[32 * k:], dtype="<i8").reshape(k, 2)
+            return header, (number, text, width, height, ocr, conf, boxes, offsets)
+        if kind == "done" and isinstance(header["info"], dict):
+            return header, None
+        if kind == "error" and isinstance(header["type"], str) and isinstance(header["what"], str) \
+                and isinstance(header["hint"], (str, type(None))):
+            return header, None
+        raise ValueError(f"unknown message {kind!r}")
+    except (struct.error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+        raise PdfCrashed("the PDF parser sent a malformed reply", path, str(exc)[:200]) from None
+
+
 # ---------------------------------------------------------------- the child
 
 def _vm_kb() -> int | None:
@@ -327,12 +352,9 @@ class Sandbox:
         finished, self._reading = False, True
         try:
             while True:
-                header, payload = _unpack(self._receive(path, deadline))
-                if header["t"] == "page":
-                    number, text, width, height, ocr, conf, k = header["page"]
-                    boxes = np.frombuffer(payload[:32 * k], dtype="<f8").reshape(k, 4)
-                    offsets = np.frombuffer(payload[32 * k:], dtype="<i8").reshape(k, 2)
-                    yield number, text, width, height, ocr, conf, boxes, offsets
+                header, page = _decode(self._receive(path, deadline), path)
+                if page is not None:
+                    yield page
                     continue
                 finished = True
                 if header.get("restart"):

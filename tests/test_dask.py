@@ -78,3 +78,12 @@ def test_bad_local_scheduler_is_refused_before_any_work(bad, inputs, tmp_path):
     with pytest.raises(ScreenError, match="bad scheduler"):
         pipeline.run([inputs], tmp_path / "r.jsonl", scheduler=bad)
     assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_force_keeps_old_results_when_the_scheduler_is_refused(inputs, tmp_path):
+    """--force may throw old results away only once the run can actually start."""
+    out = tmp_path / "r.jsonl"
+    out.write_text('{"kept": true}\n', encoding="utf-8")
+    with pytest.raises(ScreenError, match="bad scheduler"):
+        pipeline.run([inputs], out, force=True, scheduler="local:0")
+    assert out.read_text(encoding="utf-8") == '{"kept": true}\n'

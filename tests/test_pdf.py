@@ -16,11 +16,12 @@ import time
 from collections import defaultdict
 
 import pdfplumber
+import numpy as np
 import pypdfium2 as pdfium
 import pytest
 
 from conftest import FIXTURES, SHARED, needs_shared
-from extract import ocr
+from extract import ocr, sandbox
 from extract.errors import InputError
 from extract.pdf import (CorruptPdf, EmptyPdf, EncryptedPdf, Limits, NotPdf, OcrUnavailable,
                          PdfCrashed, PdfMemoryLimit, PdfTimeout, Sandbox, TooManyPages,
@@ -426,3 +427,28 @@ def test_scanned_release_is_ocrd_with_text(tmp_path):
     assert all(p.ocr_confidence > 0.7 for p in doc.pages)
     assert "Police Department" in doc.pages[0].text and len(doc.pages[0].words) > 100
     assert_offsets(doc)
+
+
+@pytest.mark.parametrize("reply", [
+    b"", b"\x01\x00", b"\x05\x00\x00\x00{bad}", b"\x02\x00\x00\x00[]",
+    sandbox._pack({"t": "what"}),
+    sandbox._pack({"t": "page", "page": [1, "x", 1.0, 1.0, False, None, 3]}),  # 3 boxes, no bytes
+    sandbox._pack({"t": "page", "page": [1, "x"]}),
+    sandbox._pack({"t": "done", "info": [], "grown_mb": 0}),
+    sandbox._pack({"t": "done", "info": {}, "grown_mb": "lots"}),
+    sandbox._pack({"t": "error", "type": 5, "what": "x", "hint": None}),
+])
+def test_a_malformed_reply_from_the_parser_child_is_a_crash_of_that_document(reply):
+    """A parser child that was taken over by a hostile PDF may send anything:
+    that document fails as PdfCrashed, and nothing else escapes to end the batch."""
+    with pytest.raises(sandbox.PdfCrashed, match="malformed reply"):
+        sandbox._decode(reply, "evil.pdf")
+
+
+def test_well_formed_replies_decode():
+    boxes = np.zeros((2, 4), "<f8")
+    offsets = np.zeros((2, 2), "<i8")
+    header, page = sandbox._decode(sandbox._pack(
+        {"t": "page", "page": [1, "ab", 10.0, 20.0, False, None, 2]}, boxes, offsets), "a.pdf")
+    assert page[:2] == (1, "ab") and page[6].shape == (2, 4) and page[7].shape == (2, 2)
+    assert sandbox._decode(sandbox._pack({"t": "done", "info": {}}), "a.pdf")[1] is None
