@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from extract.errors import ScreenError
-from models import store
+from models import store  # paths only: skops and scikit-learn load with a model
 
 EXAMPLES = {
     "classify": "sanctuary-screen classify ../shared/data/awards/usaspending_api_cbp_ice "
@@ -237,8 +237,9 @@ def _decisions(args) -> int:
     if args.action == "import":
         if not args.input:
             raise ScreenError("decisions import needs --input FILE (Prodigy-style JSONL)")
+        # tasks naming no annotator are refused (one warning each) unless --reviewer is given
         report = import_prodigy(Path(args.input), log, results=args.results or None,
-                                reviewer=args.reviewer)
+                                reviewer=args.reviewer or None)
         what = f"appended {report.written} decisions to {log.path}"
     else:
         state = log.state()
@@ -258,7 +259,9 @@ def _decisions(args) -> int:
     print(f"Decisions {args.action}: {what}"
           + "".join(f"; skipped {n} ({why})" for why, n in sorted(report.skipped.items())))
     for problem in report.problems:       # results-file problems name their file and line
-        where = "" if problem.message.startswith("results file ") else f"line {problem.line}: "
+        where = "" if problem.message.startswith("results file ") else \
+            f"{args.input}:{problem.line}: " if args.action == "import" else \
+            f"line {problem.line}: "
         print(f"Warning: {where}{problem.message}", file=sys.stderr)
     for conflict in report.conflicts[:20]:
         print(f"Conflict: {json.dumps(conflict, ensure_ascii=False)}", file=sys.stderr)

@@ -142,6 +142,9 @@ class DecisionLog:
         except FileNotFoundError:
             self._reset(None)
             return None
+        except OSError as exc:          # a directory, no permission, an I/O error
+            raise InputError("cannot read decision log", str(self.path),
+                             exc.strerror or str(exc)) from exc
         end = data.rfind(b"\n") + 1
         with no_gc():       # many small objects: the collector would run dozens of times
             self._parse(data[:end], self._decisions, self._problems, self._ids, self._lines)

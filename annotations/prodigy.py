@@ -23,6 +23,7 @@ from pathlib import Path
 from extract.errors import InputError
 from models.classifier import LABELS
 
+from .agreement import may_adjudicate
 from .decisions import DecisionLog
 from .documents import as_index, award_fields, document_text, iter_results, passages
 from .exchange_report import ExchangeReport, write_lines
@@ -70,7 +71,7 @@ def prodigy_task(d: Decision, result: dict | None, answer: str | None = None,
                 spans.append({"start": start, "end": end, "label": d.label})
     input_hash = _hash(text)
     meta = {"doc_id": d.doc_id, "decision_id": d.id, "kind": d.kind, "reviewer": d.reviewer,
-            "time": d.time, "note": d.note, "model_version": d.model_version}
+            "answer": d.answer, "time": d.time, "note": d.note, "model_version": d.model_version}
     if status is not None:
         meta["status"] = status
     if result is not None:
@@ -86,7 +87,8 @@ def prodigy_task(d: Decision, result: dict | None, answer: str | None = None,
 
 def export_prodigy(state: LogState, out: Path, results=None, final: bool = False
                    ) -> ExchangeReport:
-    """Write Prodigy JSONL: every standing decision, or (``final``) one task per settled item.
+    """Write Prodigy JSONL: every standing decision (``LogState.standing``: not undone, not
+    an answer its reviewer later changed), or (``final``) one task per settled item.
 
     ``results``: results file paths, or a doc_id -> results line index.
     """
@@ -104,8 +106,7 @@ def export_prodigy(state: LogState, out: Path, results=None, final: bool = False
                 task["meta"]["answers"] = dict(item.answers)
             tasks = [task]
         else:
-            tasks = [prodigy_task(d, result, status=item.status) for d in item.decisions
-                     if d.kind != "undo" and state.active(d)]
+            tasks = [prodigy_task(d, result, status=item.status) for d in state.standing(item)]
         for task in tasks:
             if task is None:
                 report.skip("no text")
@@ -116,19 +117,34 @@ def export_prodigy(state: LogState, out: Path, results=None, final: bool = False
     return report
 
 
-def import_prodigy(path: Path, log: DecisionLog, results=None, reviewer: str = ""
+def import_prodigy(path: Path, log: DecisionLog, results=None, reviewer: str | None = None
                    ) -> ExchangeReport:
     """Append the decisions of a Prodigy JSONL file; lines that cannot be used are problems.
 
     The document is ``meta.doc_id``, else found by its text in ``results``
     (award descriptions, PDF evidence passages). The reviewer is
-    ``_annotator_id``, else ``meta.reviewer``, else ``reviewer``. Every line is
-    checked on its own: a line that is not JSON, not an object, or has a field
-    of the wrong type or value becomes a ``LogProblem`` with its line number
-    (and nothing of it is appended); the other lines are still imported.
+    ``_annotator_id``, else ``meta.reviewer``, else ``reviewer``; a task that
+    names no one is a problem when no ``reviewer`` is given.
+
+    Prodigy hands ``meta`` back unchanged, so an exported task answered again
+    by someone else still carries the exported decision's ``meta``. Its
+    ``decision_id`` is kept only when the task is that decision (same document,
+    label, reviewer and answer: ``_same_decision``), its ``kind`` and ``time``
+    only when the annotator is its reviewer; else the answer is a new ``label``
+    decision of its annotator, at ``_timestamp``.
+    An ``adjudicate`` is refused when its reviewer answered the item
+    (``may_adjudicate``, on the log plus the lines before it).
+
+    Every line is checked on its own: a line that is not JSON, not an object,
+    or has a field of the wrong type or value becomes a ``LogProblem`` with its
+    line number (and nothing of it is appended); the other lines are still
+    imported.
     """
     report = ExchangeReport()
+    base = log.state()
     known = {d.id for d in log.read()[0]}
+    judged: LogState | None = None      # base + the new decisions, built at the first adjudication
+    pending: list[Decision] = []        # new decisions not in ``judged`` yet
     by_text: dict[str, str] | None = None
     new: list[Decision] = []
     try:
@@ -163,22 +179,36 @@ def import_prodigy(path: Path, log: DecisionLog, results=None, reviewer: str = "
                 n, f"not a task: a JSON {type(task).__name__}, not an object"))
             continue
         try:
-            decisions = _task_decisions(task, find, reviewer, source)
+            decisions = _task_decisions(task, find, reviewer or "", source, base.get)
         except InputError as exc:
             report.problems.append(LogProblem(n, exc.line()))
             continue
         fresh = [d for d in decisions if d.id not in known]
         for _ in range(len(decisions) - len(fresh)):
             report.skip("already in the log")
+        if any(d.kind == "adjudicate" for d in fresh):
+            if judged is None:
+                judged = base.extended(pending)
+            else:
+                judged.add(pending)
+            pending = []
+            judge = next(d for d in fresh if d.kind == "adjudicate")
+            if not may_adjudicate(judged.item(judge.doc_id, judge.label), judge.reviewer):
+                report.problems.append(LogProblem(
+                    n, f"adjudication by {_short(judge.reviewer)}, who answered this item: "
+                       "only someone who did not answer it may settle it"))
+                continue
         known.update(d.id for d in fresh)
         new.extend(fresh)
+        pending.extend(fresh)
     log.append_many(new)
     report.written = len(new)
     return report
 
 
-def _task_decisions(task: dict, find, reviewer: str, source: str) -> list[Decision]:
-    """The validated decisions of one Prodigy task; InputError says what is wrong with it."""
+def _task_decisions(task: dict, find, reviewer: str, source: str, logged) -> list[Decision]:
+    """The validated decisions of one Prodigy task; InputError says what is wrong with it.
+    ``logged(id)``: the log's decision of that id, or None."""
     meta = task.get("meta")
     if meta is None:
         meta = {}
@@ -197,18 +227,25 @@ def _task_decisions(task: dict, find, reviewer: str, source: str) -> list[Decisi
         if not doc_id:
             raise InputError("no meta.doc_id and text not in the results")
     pairs = _answers(task)
+    for key in ("decision_id", "note", "model_version", "reviewer"):
+        if meta.get(key) is not None and type(meta.get(key)) is not str:
+            raise InputError(f"meta.{key} {_short(meta.get(key))} is not a string")
     who = task.get("_annotator_id") or meta.get("reviewer") or reviewer
     if type(who) is int:
         who = str(who)
     if type(who) is not str:
         raise InputError(f"annotator {_short(who)} is not a string")
-    when = _when(task, meta)
-    kind = meta.get("kind") if meta.get("kind") in ("label", "adjudicate") else "label"
+    same = _same_decision(meta, pairs, doc_id, who, logged)
+    if not who and (same is None or logged(same.id) is None):    # not merely already logged
+        raise InputError("no annotator: the task has no _annotator_id or meta.reviewer, "
+                         "and no reviewer was given for such tasks")
+    # meta describes the exported decision: its kind and time are this answer's only
+    # when the annotator is that decision's reviewer
+    own = meta.get("reviewer") is None or meta.get("reviewer") == who
+    when = _when(task, meta if own else {})
+    kind = meta.get("kind") if own and meta.get("kind") in ("label", "adjudicate") else "label"
     score = task.get("score")
     score = float(score) if type(score) in (int, float) and _finite(score) else None
-    for key in ("decision_id", "note", "model_version"):
-        if meta.get(key) is not None and type(meta.get(key)) is not str:
-            raise InputError(f"meta.{key} {_short(meta.get(key))} is not a string")
     evidence = task.get("evidence")
     if evidence is None:
         evidence = []
@@ -219,9 +256,8 @@ def _task_decisions(task: dict, find, reviewer: str, source: str) -> list[Decisi
     task_hash = task.get("_task_hash") if type(task.get("_task_hash")) in (int, str) else None
     out = []
     for label, answer in pairs:
-        did = meta.get("decision_id") if len(pairs) == 1 and meta.get("decision_id") else \
-            hashlib.sha256(json.dumps([doc_id, label, answer, who, when, kind, task_hash])
-                           .encode()).hexdigest()[:32]
+        did = same.id if same is not None else _new_id(
+            [doc_id, label, answer, who, when, kind, task_hash], meta.get("decision_id"))
         d = Decision(doc_id, label, answer, reviewer=who, kind=kind,
                      note=meta.get("note") or "", evidence=evidence,
                      model_version=meta.get("model_version") or "", score=score,
@@ -229,6 +265,31 @@ def _task_decisions(task: dict, find, reviewer: str, source: str) -> list[Decisi
         d.validate()
         out.append(d)
     return out
+
+
+def _new_id(parts: list, exported_id: str | None) -> str:
+    """A stable id for an answer that is not the exported decision: importing the
+    same file again gives the same ids. The exported decision's id, when there is
+    one, keeps answers to different exported tasks apart."""
+    if exported_id:
+        parts = [*parts, exported_id]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+
+
+def _same_decision(meta: dict, pairs: list, doc_id: str, who: str, logged) -> Decision | None:
+    """The decision ``meta.decision_id`` names when this task's answer is that decision:
+    the log's decision of that id, or (not in the log) the one ``meta`` describes, with
+    the same document, label, reviewer and answer. None when it is another answer."""
+    did = meta.get("decision_id")
+    if not did or len(pairs) != 1:
+        return None
+    (label, answer), d = pairs[0], logged(did)
+    if d is None:               # not in this log: meta describes it (exports since meta.answer)
+        if meta.get("reviewer") is None or type(meta.get("answer")) is not str:
+            return None
+        d = Decision(doc_id, label, meta["answer"], reviewer=meta["reviewer"], id=did)
+    same = (d.doc_id, d.label, d.answer, d.reviewer) == (doc_id, label, answer, who)
+    return d if same else None
 
 
 def _when(task: dict, meta: dict) -> str:

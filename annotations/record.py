@@ -11,6 +11,7 @@ the log that could not be used, with its 1-based line number.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from datetime import datetime, timezone
 
 from extract.errors import InputError
@@ -68,13 +69,10 @@ class Decision:
 
     def validate(self) -> None:
         """Raise InputError unless every field has a valid type and value."""
-        s = str
-        if not (type(self.doc_id) is s and type(self.label) is s and type(self.answer) is s
-                and type(self.reviewer) is s and type(self.kind) is s and type(self.target) is s
-                and type(self.note) is s and type(self.model_version) is s
-                and type(self.id) is s and type(self.time) is s):
-            bad = [n for n in _STRINGS if not isinstance(getattr(self, n), str)]
-            raise InputError(f"{bad[0]} must be a string, not {getattr(self, bad[0])!r}")
+        for value in _strings_of(self):
+            if type(value) is not str:
+                name = next(n for n in _STRINGS if getattr(self, n) is value)
+                raise InputError(f"{name} must be a string, not {value!r}")
         if not self.doc_id:
             raise InputError("empty doc_id")
         if self.kind not in KINDS:
@@ -100,6 +98,7 @@ _FIELDS = frozenset(Decision.__dataclass_fields__)
 _STRINGS = ("doc_id", "label", "answer", "reviewer", "kind", "target", "note",
             "model_version", "id", "time")
 _BLANK_LABEL = ("undo", "vendor_merge", "vendor_split")
+_strings_of = attrgetter(*_STRINGS)      # one C call for all ten: validate runs per log line
 
 
 @dataclass

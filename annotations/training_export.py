@@ -140,8 +140,9 @@ def _split(group: str) -> str:
         else "train"
 
 
-def _who(settled: dict) -> tuple[str, str, str]:
-    """(annotator, method, note) of the items that made an example."""
+def _who(state: LogState, settled: dict) -> tuple[str, str, str]:
+    """(annotator, method, note) of the items that made an example; notes only from the
+    standing decisions (not an undone one, nor an answer its reviewer later changed)."""
     people, notes, adjudicated = set(), [], False
     for item in settled.values():
         if item.adjudicator is not None:
@@ -149,7 +150,7 @@ def _who(settled: dict) -> tuple[str, str, str]:
             adjudicated = True
         else:
             people.update(r for r, a in item.answers.items() if a == item.final)
-        notes += [d.note for d in item.decisions if d.note and d.kind != "undo"]
+        notes += [d.note for d in state.standing(item) if d.note]
     method = METHOD + (" (adjudicated)" if adjudicated else "")
     return ",".join(sorted(p for p in people if p)) or "reviewer", method, \
         " | ".join(dict.fromkeys(notes))
@@ -188,7 +189,7 @@ def _award_example(state: LogState, result: dict, settled: dict, record: tuple |
                 or next(t for t in record if t) for lb in labels}
     meta = result.get("metadata") or {}
     source = result.get("source") or {}
-    annotator, method, note = _who(settled)
+    annotator, method, note = _who(state, settled)
     return Example(id="rv-" + _digest(record), text=record[0], psc=record[1], naics=record[2],
                    labels=labels, evidence=evidence,
                    group=_string(meta.get("award_key")) or result["doc_id"],
@@ -214,7 +215,7 @@ def _pdf_examples(state: LogState, result: dict, settled: dict) -> list:
             if item.final == "accept":
                 entry["labels"][label] = text
     path = _data_path((result.get("source") or {}).get("path", ""))
-    annotator, method, note = _who(settled)
+    annotator, method, note = _who(state, settled)
     return [Example(id="rv-" + _digest((text, "", "")), text=text,
                     labels=[lb for lb in LABELS if lb in entry["labels"]],
                     evidence=dict(entry["labels"]), group=f"pdf:{path}",

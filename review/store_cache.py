@@ -5,15 +5,19 @@ parsed columns back takes a fraction of that. ``load_cached(paths, folder)``
 returns ``load_results(paths)``, reading it from ``folder`` when a store of the
 same files was saved there before, and saving it there otherwise:
 
-- ``store-<digest>.npz``: the numeric columns (numpy ``.npy`` members, stored
-  uncompressed, read without pickle);
-- ``store-<digest>.json``: the strings, groups, problems and model versions, and
-  the sha256 of the ``.npz`` it goes with (written last: it marks the pair complete).
+- ``store-<files>-<digest>.npz``: the numeric columns (numpy ``.npy`` members,
+  stored uncompressed, read without pickle);
+- ``store-<files>-<digest>.json``: the strings, groups, problems and model
+  versions, and the sha256 of the ``.npz`` it goes with (written last: it marks
+  the pair complete).
 
-``digest`` is a sha256 of the format version and, per file, its resolved path,
-size and the sha256 of its whole content: a store is never read for a changed
-file (the files are hashed again after a parse, and the store is saved only when
-they did not change meanwhile). The cache folder is on disk, so its files are
+``files`` is a sha256 of the resolved paths alone; ``digest`` one of the format
+version and, per file, its resolved path, size and the sha256 of its whole
+content: a store is never read for a changed file (the files are hashed again
+after a parse, and the store is saved only when they did not change meanwhile).
+After a save, the other pairs of the same ``files`` (stores of earlier contents,
+never read again) are deleted, so reloading a growing results file keeps one
+pair, not one per reload. The cache folder is on disk, so its files are
 treated as hostile: a file that is too large, torn, of another format, not the
 pair's ``.npz``, or with a column of the wrong type, dtype, shape or range is
 passed over and the results are parsed as without it. No pickle anywhere.
@@ -61,6 +65,25 @@ def digest(paths: list[Path]) -> str:
         h.update(json.dumps([str(Path(p).resolve()), size]).encode())
         h.update(content)
     return h.hexdigest()[:32]
+
+
+def files_key(paths: list[Path]) -> str:
+    """What the saved stores of one list of files share, whatever their content."""
+    names = [str(Path(p).resolve()) for p in paths]
+    return hashlib.sha256(json.dumps(names).encode()).hexdigest()[:16]
+
+
+def _drop_older(folder: Path, files: str, keep: Path) -> None:
+    """Delete the saved pairs of the same files (``store-<files>-*``) except ``keep``:
+    stores of earlier contents, never read again. A pair another process is reading
+    at that moment is passed over by it (read_store fails) and parsed again."""
+    old = [p for p in folder.glob(f"store-{files}-*")
+           if p.suffix in (".json", ".npz") and p.with_suffix("") != keep]
+    for p in sorted(old, key=lambda p: p.suffix != ".json"):   # .json first: unmarks the pair
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
 
 
 def save_store(store: ResultStore, base: Path) -> None:
@@ -206,8 +229,8 @@ def load_cached(paths: list[Path], folder: Path | None) -> ResultStore:
     """``load_results(paths)``, through the on-disk cache in ``folder`` (None: no cache)."""
     if folder is None or not paths:
         return load_results(paths)
-    key = digest(paths)
-    base = Path(folder) / f"store-{key}"
+    key, files = digest(paths), files_key(paths)
+    base = Path(folder) / f"store-{files}-{key}"
     try:
         return read_store(base, paths)
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
@@ -216,6 +239,7 @@ def load_cached(paths: list[Path], folder: Path | None) -> ResultStore:
     try:
         if digest(paths) == key:    # unchanged while parsed: the store is of this content
             save_store(store, base)
+            _drop_older(Path(folder), files, base)
     except (OSError, InputError):
         pass                        # a read-only cache folder: parse again next time
     return store

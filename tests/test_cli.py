@@ -228,3 +228,35 @@ def test_decisions_commands_round_trip_training_and_prodigy(tmp_path, capsys):
 def test_decisions_command_errors_are_one_line(tmp_path, capsys):
     assert cli.main(["decisions", "export", "--log", str(tmp_path / "l.jsonl")]) == 2
     assert capsys.readouterr().err.strip() == "Error: decisions export needs -o FILE"
+
+
+def test_decisions_export_with_a_directory_as_log_is_one_error_line(tmp_path, capsys):
+    out = tmp_path / "x.jsonl"
+    assert cli.main(["decisions", "export", "--log", str(tmp_path), "-o", str(out)]) == 2
+    assert capsys.readouterr().err == \
+        f"Error: cannot read decision log ({tmp_path}): Is a directory\n"
+    assert not out.exists()
+
+
+def test_decisions_import_refuses_tasks_without_annotator_unless_reviewer_given(tmp_path,
+                                                                                capsys):
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps({"label": "detention", "answer": "accept",
+                                 "meta": {"doc_id": "award:1"}}) + "\n"
+                     + json.dumps({"label": "detention", "answer": "reject",
+                                   "meta": {"doc_id": "award:2"}, "_annotator_id": "ana"}) + "\n",
+                     encoding="utf-8")
+    log = tmp_path / "log.jsonl"
+    assert cli.main(["decisions", "import", "--log", str(log), "-i", str(tasks)]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"Decisions import: appended 1 decisions to {log}\n"
+    assert err == (f"Warning: {tasks}:1: no annotator: the task has no _annotator_id or "
+                   "meta.reviewer, and no reviewer was given for such tasks\n")
+    assert cli.main(["decisions", "import", "--log", str(log), "-i", str(tasks),
+                     "--reviewer", "bob"]) == 0
+    out, err = capsys.readouterr()
+    assert out == ("Decisions import: appended 1 decisions to "
+                   f"{log}; skipped 1 (already in the log)\n") and err == ""
+    from annotations.decisions import DecisionLog
+    assert [(d.doc_id, d.reviewer) for d in DecisionLog(log).read()[0]] == [
+        ("award:2", "ana"), ("award:1", "bob")]

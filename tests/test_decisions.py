@@ -51,6 +51,14 @@ def test_invalid_decisions_are_refused(bad, message):
         Decision.from_dict(bad)
 
 
+@pytest.mark.parametrize("name", ["doc_id", "label", "answer", "reviewer", "kind", "target",
+                                  "note", "model_version", "id", "time"])
+def test_every_string_field_of_a_decision_is_checked_and_named(name):
+    line = {"doc_id": "x", "label": "detention", name: ["not", "a", "string"]}
+    with pytest.raises(InputError, match=f"^{name} must be a string, not \\['not', 'a'"):
+        Decision.from_dict(line)
+
+
 def test_append_refuses_an_invalid_decision_and_writes_nothing(tmp_path):
     log = DecisionLog(tmp_path / "log.jsonl")
     with pytest.raises(InputError):
@@ -145,6 +153,14 @@ def test_reads_are_incremental_and_state_is_cached_and_never_changed(tmp_path):
     assert reader._offset == path.stat().st_size              # only new bytes were parsed
     assert [x.to_dict() for x in reader.read()[0]] == [x.to_dict() for x in
                                                         DecisionLog(path).read()[0]]
+
+
+def test_a_log_that_is_a_directory_is_an_input_error_not_a_traceback(tmp_path):
+    log = DecisionLog(tmp_path)
+    with pytest.raises(InputError, match=r"cannot read decision log \(.*\): Is a directory"):
+        log.read()
+    with pytest.raises(InputError, match="cannot read decision log"):
+        log.state()
 
 
 def test_missing_log_reads_empty(tmp_path):

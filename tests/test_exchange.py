@@ -101,6 +101,19 @@ def test_training_evidence_never_from_an_answer_the_reviewer_changed(world, tmp_
     assert texts[PDF_PASSAGES[2][2]] == []          # the detention passage, a negative now
 
 
+def test_training_note_never_from_an_undone_or_changed_answer(world, tmp_path):
+    doc = world["docs"][0].doc_id
+    log = DecisionLog(tmp_path / "notes.jsonl")
+    first, undone = log.append_many([
+        Decision(doc, "detention", "accept", reviewer="ann", note="first thought: detention"),
+        Decision(doc, "detention", "reject", reviewer="bob", note="a slip, undone")])
+    log.append_many([
+        Decision(doc, "", "accept", reviewer="bob", kind="undo", target=undone.id),
+        Decision(doc, "detention", "reject", reviewer="ann", note="on reflection no")])
+    examples, _ = training_examples(log.state(), [world["results"]], existing=[])
+    assert [(ex.labels, ex.note) for ex in examples] == [([], "on reflection no")]
+
+
 def test_export_training_writes_examples_that_load_examples_reads(world):
     out = world["tmp"] / "training" / "reviewed.jsonl"
     report = export_training(world["log"].state(), [world["results"]], out=out, existing=[])
@@ -276,6 +289,8 @@ def test_import_prodigy_bad_task_lines_become_problems_and_good_lines_still_impo
         (_task("x", meta={"doc_id": doc, "time": "soon"}), "meta.time 'soon' is not an ISO"),
         (_task("x", meta={"doc_id": doc, "note": {"a": 1}}), "meta.note"),
         (_task("x", meta={"doc_id": doc}, _annotator_id=["ann"]), "annotator ['ann']"),
+        (_task("x", meta={"doc_id": doc, "reviewer": ["ann"]}, _annotator_id="ann"),
+         "meta.reviewer ['ann'] is not a string"),
         (_task("x", meta={"doc_id": doc}, evidence="quote"), "evidence is not a list of objects"),
         (_task("x", meta={"doc_id": doc}, evidence=[5]), "evidence is not a list of objects"),
         (_task("x", meta={"doc_id": doc}, evidence=[{"a": [[[[[[[[[[[[[1]]]]]]]]]]]]]}]),
@@ -358,7 +373,7 @@ def test_import_prodigy_fuzzed_tasks_never_raise_and_the_log_stays_readable(worl
     path = tmp_path / "fuzz.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     log = DecisionLog(tmp_path / "fuzz_log.jsonl")
-    report = import_prodigy(path, log, results=[world["results"]])  # must not raise
+    report = import_prodigy(path, log, results=[world["results"]], reviewer="fuzzer")  # no raise
     decisions, problems = log.read()
     assert problems == [] and len(decisions) == report.written > 100
     assert len(report.problems) > 100 and all(1 <= p.line <= len(lines) for p in report.problems)
@@ -456,3 +471,104 @@ def test_write_lines_failure_leaves_the_old_file_and_no_temporary_file(tmp_path,
         exchange_report.write_lines(out, ["new"])
     assert out.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
     assert os.stat(out).st_mode & 0o777 == 0o644
+
+
+# --------------------------------------------------------- Prodigy review rules (round 2)
+def _exported(world, log, doc_id, label="detention", final=False) -> dict:
+    out = world["tmp"] / "exported.jsonl"
+    export_prodigy(log.state(), out, [world["results"]], final=final)
+    return next(t for t in map(json.loads, out.read_text().splitlines())
+                if t["meta"]["doc_id"] == doc_id and t["label"] == label)
+
+
+def _write_tasks(path, tasks) -> None:
+    path.write_text("".join(json.dumps(t) + "\n" for t in tasks), encoding="utf-8")
+
+
+def test_prodigy_second_annotator_answer_on_an_exported_task_is_imported_not_skipped(world):
+    log, doc = world["log"], world["docs"][2].doc_id          # ann rejected it
+    task = _exported(world, log, doc)
+    again = dict(task, answer="accept", _annotator_id="dee", _timestamp=2000000000)
+    same_answer = dict(task, _annotator_id="eve", _timestamp=2000000100)
+    path = world["tmp"] / "back.jsonl"
+    _write_tasks(path, [task, again, same_answer])
+    report = import_prodigy(path, log, [world["results"]])
+    assert report.written == 2 and report.skipped == {"already in the log": 1}
+    assert report.problems == []
+    assert log.state().item(doc, "detention").answers == {"ann": "reject", "dee": "accept",
+                                                          "eve": "reject"}
+    dee = next(d for d in log.read()[0] if d.reviewer == "dee")
+    assert dee.id != task["meta"]["decision_id"] and dee.kind == "label"
+    assert dee.time == "2033-05-18T03:33:20.000Z"       # _timestamp, not the exported meta.time
+    assert import_prodigy(path, log, [world["results"]]).written == 0      # still idempotent
+
+
+def test_prodigy_second_annotator_on_an_exported_adjudication_is_a_label_answer(world):
+    log, doc = world["log"], world["docs"][3].doc_id          # disputed by ann and bob
+    log.append(Decision(doc, "detention", "reject", reviewer="lead", kind="adjudicate"))
+    task = _exported(world, log, doc)
+    assert task["meta"]["kind"] == "adjudicate"
+    path = world["tmp"] / "back.jsonl"
+    _write_tasks(path, [dict(task, answer="accept", _annotator_id="dee", _timestamp=2000000000)])
+    assert import_prodigy(path, log, [world["results"]]).written == 1
+    dee = log.read()[0][-1]
+    assert (dee.reviewer, dee.kind, dee.answer) == ("dee", "label", "accept")
+    assert log.state().item(doc, "detention").final == "reject"       # still lead's ruling
+
+
+def test_prodigy_export_leaves_out_answers_the_reviewer_changed_or_undid(world, tmp_path):
+    doc = world["docs"][0].doc_id
+    log = DecisionLog(tmp_path / "changed.jsonl")
+    changed, _, undone = log.append_many([
+        Decision(doc, "detention", "accept", reviewer="ann"),
+        Decision(doc, "detention", "reject", reviewer="ann"),
+        Decision(doc, "detention", "accept", reviewer="bob")])
+    log.append(Decision(doc, "", "accept", reviewer="bob", kind="undo", target=undone.id))
+    out = tmp_path / "p.jsonl"
+    report = export_prodigy(log.state(), out, [world["results"]])
+    tasks = [json.loads(x) for x in out.read_text().splitlines()]
+    assert report.written == 1
+    assert [(t["_annotator_id"], t["answer"]) for t in tasks] == [("ann", "reject")]
+    assert tasks[0]["meta"]["answer"] == "reject"
+
+
+def test_prodigy_import_refuses_an_adjudication_by_one_who_answered_the_item(world):
+    log, d = world["log"], world["docs"]
+    disputed, fresh = d[3].doc_id, d[9].doc_id
+    tasks = [_task("x", meta={"doc_id": disputed, "kind": "adjudicate", "reviewer": "ann"},
+                   _annotator_id="ann"),                     # ann is a disputant
+             _task("x", meta={"doc_id": fresh, "kind": "adjudicate"}, label="data_broker",
+                   _annotator_id="bob"),
+             _task("x", meta={"doc_id": fresh}, label="data_broker", answer="reject",
+                   _annotator_id="cy"),                     # cy answers, in this very file ...
+             _task("x", meta={"doc_id": fresh, "kind": "adjudicate"}, label="data_broker",
+                   answer="reject", _annotator_id="cy"),    # ... so cy may not settle it
+             _task("x", meta={"doc_id": disputed, "kind": "adjudicate", "reviewer": "lead"},
+                   _annotator_id="lead", answer="reject")]
+    path = world["tmp"] / "adjudicate.jsonl"
+    _write_tasks(path, tasks)
+    report = import_prodigy(path, log, [world["results"]])
+    assert [(p.line, p.message) for p in report.problems] == [
+        (1, "adjudication by 'ann', who answered this item: "
+            "only someone who did not answer it may settle it"),
+        (4, "adjudication by 'cy', who answered this item: "
+            "only someone who did not answer it may settle it")]
+    assert report.written == 3
+    state = log.state()
+    assert state.item(disputed, "detention").adjudicator == "lead"
+    assert state.item(fresh, "data_broker").adjudicator == "bob"
+
+
+def test_prodigy_import_refuses_tasks_with_no_annotator_unless_a_reviewer_is_given(world):
+    log, doc = world["log"], world["docs"][9].doc_id
+    path = world["tmp"] / "anonymous.jsonl"
+    _write_tasks(path, [_task("x", meta={"doc_id": doc}),
+                        _task("x", meta={"doc_id": doc}, label="data_broker", answer="reject")])
+    report = import_prodigy(path, log, [world["results"]])
+    assert report.written == 0
+    assert [(p.line, p.message) for p in report.problems] == [
+        (n, "no annotator: the task has no _annotator_id or meta.reviewer, "
+            "and no reviewer was given for such tasks") for n in (1, 2)]
+    report = import_prodigy(path, log, [world["results"]], reviewer="dee")
+    assert report.written == 2 and report.problems == []
+    assert {x.reviewer for x in log.read()[0][-2:]} == {"dee"}

@@ -390,3 +390,22 @@ def test_in_process_cache_key_changes_for_a_rewrite_with_same_size_and_mtime(tmp
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert os.stat(path).st_mtime_ns == stat.st_mtime_ns
     assert file_key([path]) != before
+
+
+def test_cache_keeps_one_pair_per_set_of_files_not_one_per_reload(tmp_path):
+    """Round 2, finding 7: each reload of a growing results file left a pair behind."""
+    path, other, stores = tmp_path / "r.jsonl", tmp_path / "other.jsonl", tmp_path / "stores"
+    rows = [_good(n, doc_id=f"doc:{n}") for n in range(5)]
+    _write(other, rows)
+    load_cached([other], stores)                         # another set of files: kept
+    (other_json,) = stores.glob("store-*.json")
+    for n in range(1, 5):                                # the file grows between reloads
+        _write(path, rows[:n])
+        assert len(load_cached([path], stores)) == n
+        assert len(load_cached([path], stores)) == n     # read back, nothing deleted
+    names = sorted(p.name for p in stores.iterdir())
+    assert len(names) == 4 and other_json.name in names and other_json.exists()
+    mine = [p for p in stores.glob("store-*.json") if p != other_json]
+    assert len(mine) == 1
+    assert len(read_store(mine[0].with_suffix(""), [path])) == 4    # the current content's
+    assert len(load_cached([other], stores)) == 5
