@@ -1,10 +1,13 @@
 """Overview page data (plain DataFrames) and its Altair charts.
 
 The data functions take the queue, its Marks and the log state and return
-small DataFrames; the chart functions turn one DataFrame into an Altair chart
+small DataFrames (items blind to the viewer are left out of the counts and the
+top vendors); the chart functions turn one DataFrame into an Altair chart
 that the page hands to ``st.altair_chart``.
 """
 from __future__ import annotations
+
+from typing import Collection
 
 import altair as alt
 import numpy as np
@@ -17,9 +20,12 @@ L = len(LABELS)
 BINS = np.linspace(0.0, 1.0, 21)
 
 
-def label_status_counts(q: Queue, m: Marks) -> pd.DataFrame:
-    """label, status, items: model-predicted items plus every decided item."""
+def label_status_counts(q: Queue, m: Marks, hidden: Collection[int] = frozenset()
+                        ) -> pd.DataFrame:
+    """label, status, items: model-predicted items plus every decided item, less the
+    ``hidden`` ones (blind to the viewer: review.queue.blind), as review.queue.counts."""
     pool = q.predicted | (m.status > 0)
+    pool[list(hidden)] = False
     labels = np.arange(len(q)) % L
     rows = [{"label": label, "status": s,
              "items": int(np.sum(pool & (labels == k) & (m.status == c)))}
@@ -53,14 +59,17 @@ def score_histogram(q: Queue) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["label", "low", "high", "documents", "threshold"])
 
 
-def top_vendors(q: Queue, m: Marks, n: int = 15) -> pd.DataFrame:
+def top_vendors(q: Queue, m: Marks, n: int = 15, hidden: Collection[int] = frozenset()
+                ) -> pd.DataFrame:
     """vendor, label, confirmed, dollars, vendor_dollars: the ``n`` vendors with the
     most confirmed items (ties broken by dollars). ``dollars`` is the obligated amount
     of the documents confirmed for that label; ``vendor_dollars`` that of the vendor's
     confirmed documents, each document counted once even when confirmed for two labels
-    (the ranking and the dollars chart use it)."""
+    (the ranking and the dollars chart use it). Items in ``hidden`` (blind to the
+    viewer, review.queue.blind) are not counted: their answers stay unseen."""
     store = q.store
-    confirmed = np.flatnonzero(m.status == STATUSES.index("confirmed"))
+    confirmed = [i for i in np.flatnonzero(m.status == STATUSES.index("confirmed"))
+                 if int(i) not in hidden]
     agg: dict[tuple[str, str], list] = {}
     docs: dict[str, dict[int, float]] = {}
     for i in confirmed:

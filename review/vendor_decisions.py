@@ -3,7 +3,8 @@ draws them).
 
 Blind double review holds here too: on an item this reviewer must review blind
 (annotations.agreement.blind_to), other reviewers' decisions and the item's status
-are not shown. An undo row says "undo" and names the decision it undid, instead of
+are not shown, and the vendor list is rolled up as if those items were unreviewed
+(``blind_items``). An undo row says "undo" and names the decision it undid, instead of
 repeating that decision's answer as if it were still given.
 """
 from __future__ import annotations
@@ -12,6 +13,15 @@ from annotations.agreement import blind_to
 from annotations.decisions import VENDOR_KINDS, Decision, LogState
 
 BLIND = "blind review"
+
+
+def blind_items(state: LogState, reviewer: str, share: float) -> frozenset[tuple[str, str]]:
+    """(doc_id, label) of the items ``reviewer`` must review blind: the Vendors page
+    rolls up without their reviews, so its statuses and counts do not give them away."""
+    if share <= 0:          # nothing goes to a second reviewer: nothing is blind
+        return frozenset()
+    return frozenset(key for key, item in state.items.items()
+                     if blind_to(item, reviewer, share))
 
 
 def shown_status(state: LogState, doc_id: str, label: str, reviewer: str, share: float,

@@ -1,7 +1,9 @@
 """The Vendors page of the review app: the list, filters, drill-down, vendor decisions.
 
-Layout only: the data comes from ``vendors.rollup`` (cached per results files and
-decision-log size/mtime with ``st.cache_resource``, no pickle). Every piece of
+Layout only: the data comes from ``vendors.rollup`` (cached per results files,
+decision-log size/mtime and the viewer's blind items with ``st.cache_resource``,
+no pickle). Items the viewer must review blind are rolled up as unreviewed, so no
+status, count, dollar sum or evidence gives another reviewer's answer away. Every piece of
 document or vendor text reaches the page through ``st.dataframe``/``st.text`` or
 through ``review.text.md`` (Markdown-escaped); no unescaped HTML.
 
@@ -27,7 +29,8 @@ from extract.errors import ScreenError
 from review.store import file_key
 from review.text import md, money
 from review.ui.common import goto
-from review.vendor_decisions import decision_rows, review_cell, shown_status
+from review.vendor_decisions import blind_items, decision_rows, review_cell, shown_status
+from vendors.events import event_list
 from vendors.rollup import STATUSES, Rollup, documents_of, rollup
 
 FLASH = "vendors_flash"
@@ -42,8 +45,9 @@ def _log_key(log: DecisionLog) -> tuple:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Rolling up vendors…")
-def _rollup(files: tuple, log_key: tuple, _log: DecisionLog) -> Rollup:
-    return rollup([Path(f[0]) for f in files], _log)
+def _rollup(files: tuple, log_key: tuple, hide: frozenset, _log: DecisionLog) -> Rollup:
+    """The list; ``hide``: items the viewer reviews blind, rolled up as unreviewed."""
+    return rollup([Path(f[0]) for f in files], _log, hide=hide)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Finding the vendor's documents…")
@@ -57,7 +61,8 @@ def render(results: list[Path], log: DecisionLog, reviewer: str, share: float = 
     paths = [Path(p) for p in results]
     files, log_key = file_key(paths, missing_ok=True), _log_key(log)
     try:
-        roll = _rollup(files, log_key, log)
+        state = log.state()
+        roll = _rollup(files, log_key, blind_items(state, reviewer, share), log)
     except ScreenError as err:
         st.error(md(f"Error: {err.line()}"))
         return
@@ -77,7 +82,7 @@ def render(results: list[Path], log: DecisionLog, reviewer: str, share: float = 
     key = st.selectbox("Vendor", choices, format_func=lambda k: names.get(k, k),
                        key="vendors_selected")
     if key:
-        _drill_down(roll, files, log_key, log, reviewer, key, share)
+        _drill_down(roll, files, log_key, log, state, reviewer, key, share)
 
 
 def _filtered(roll: Rollup) -> list:
@@ -101,15 +106,14 @@ def _table(rows: list) -> list[dict]:
             for r in rows]
 
 
-def _drill_down(roll: Rollup, files: tuple, log_key: tuple, log: DecisionLog, reviewer: str,
-                key: str, share: float) -> None:
+def _drill_down(roll: Rollup, files: tuple, log_key: tuple, log: DecisionLog, state,
+                reviewer: str, key: str, share: float) -> None:
     rows = [r for r in roll.rows if r.vendor_key == key]
     head = rows[0]
     st.subheader(md(head.vendor))
     st.text(f"Key {key}" + (f" · parent {head.parent}" if head.parent else ""))
     if len(head.variants) > 1:
         st.text("Spellings: " + "; ".join(head.variants))
-    state = log.state()
     for row in rows:
         with st.container(border=True):
             st.markdown(f"**{md(row.category)}**: {md(row.status)} · {md(row.agencies)} · "
@@ -155,7 +159,7 @@ def _drill_down(roll: Rollup, files: tuple, log_key: tuple, log: DecisionLog, re
                  for d in item.decisions]
     decisions += [d for d in state.vendor_events
                   if roll.events.get(d.id) == key or d.doc_id == key or d.target == key
-                  or key in (d.extra or {}).get("members", ())]
+                  or key in (event_list(d, "members") or ())]
     shown, hidden = decision_rows(state, decisions, reviewer, share)
     st.dataframe(shown, hide_index=True)
     if hidden:

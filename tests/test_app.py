@@ -382,3 +382,49 @@ def test_cli_review_refuses_missing_results(capsys, tmp_path):
     assert capsys.readouterr().err == f"Error: cannot open results ({tmp_path / 'nope.jsonl'})" \
                                       ": no such file\n"
     assert cli.main(["review", str(RESULTS), "--double-review", "1.5"]) == 2
+
+
+def _vendor_rows(at, vendor: str) -> list[dict]:
+    table = at.dataframe[0].value
+    return table[table.vendor == vendor].to_dict("records")
+
+
+def test_round2_finding2_vendor_list_keeps_blind_answers_blind(monkeypatch, tmp_path):
+    """Repro /tmp/rev2_blind.py: ana rejects RELX's only data_broker document; bob, who
+    must review it blind, saw "rejected" in the list and "rejected 1" in the drill-down."""
+    line = json.loads(RESULTS.read_text().splitlines()[0])
+    assert (line["vendor"], line["labels"][0]["label"]) == ("RELX INC.", "data_broker")
+    DecisionLog(tmp_path / "log.jsonl").append(
+        Decision(line["doc_id"], "data_broker", "reject", reviewer="ana"))
+    seen = {}
+    for reviewer in ("bob", "ana"):
+        at = make_app(monkeypatch, tmp_path, "--double-review", "1.0", reviewer=reviewer)
+        at.session_state["goto"] = "vendors"
+        at.run()
+        assert not at.exception
+        [row] = _vendor_rows(at, "RELX INC.")
+        key = row["key"]
+        at = at.selectbox(key="vendors_selected").set_value(key).run()
+        card = " ".join(m.value for m in at.markdown if "reviewers confirmed" in m.value)
+        seen[reviewer] = (row["status"], card)
+        next(s for s in at.multiselect if s.key == "vendors_status").set_value(["rejected"])
+        at.run()
+        listed = at.dataframe[0].value
+        seen[reviewer] += ("vendor" in listed.columns and "RELX INC." in set(listed.vendor),)
+    assert seen["bob"][0] == "proposed" and "rejected 0" in seen["bob"][1]
+    assert not seen["bob"][2]                           # the Status filter gives nothing away
+    assert seen["ana"][0] == "rejected" and "rejected 1" in seen["ana"][1] and seen["ana"][2]
+
+
+def test_round2_finding2_overview_keeps_blind_answers_blind(monkeypatch, tmp_path):
+    line = json.loads(RESULTS.read_text().splitlines()[0])
+    DecisionLog(tmp_path / "log.jsonl").append(
+        Decision(line["doc_id"], "data_broker", "accept", reviewer="ana"))
+    shown = {}
+    for reviewer in ("bob", "ana"):
+        at = make_app(monkeypatch, tmp_path, "--double-review", "1.0", reviewer=reviewer)
+        at.session_state["goto"] = "overview"
+        at.run()
+        assert not at.exception
+        shown[reviewer] = (at.metric[1].value, len(at.get("vega_lite_chart")))
+    assert shown == {"bob": ("0", 3), "ana": ("1", 4)}     # bob: no top-vendors chart

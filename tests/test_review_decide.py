@@ -167,3 +167,22 @@ def test_top_vendors_count_a_document_confirmed_for_two_labels_once(tmp_path):
     assert both.groupby("vendor")["dollars"].sum().to_dict()["ALPHA LLC"] == 200.0  # per label
     spec = overview.vendors_chart(both).to_dict()
     assert "max" in json.dumps(spec) and "vendor_dollars" in json.dumps(spec)
+
+
+def test_round2_finding2_overview_leaves_blind_items_out(q, tmp_path):
+    """top_vendors and the status counts told a blind second reviewer the first answer."""
+    from review.queue import blind
+
+    log = DecisionLog(tmp_path / "d.jsonl")
+    line = next(x for x in LINES if x["labels"])
+    label = line["labels"][0]["label"]
+    decide(log, line, label, "accept", "ana")
+    m = marks(q, log.state())
+    hidden = blind(q, m, "bob", 1.0)
+    assert len(hidden) == 1
+    assert overview.top_vendors(q, m, hidden=hidden).empty
+    counts = overview.label_status_counts(q, m, hidden).set_index(["label", "status"])["items"]
+    assert counts[(label, "confirmed")] == 0
+    assert list(overview.top_vendors(q, m)["vendor"]) == [line["vendor"]]   # ana's own view
+    assert overview.label_status_counts(q, m).set_index(
+        ["label", "status"])["items"][(label, "confirmed")] == 1

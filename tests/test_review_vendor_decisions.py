@@ -41,3 +41,28 @@ def test_undo_rows_say_undo_and_what_they_undid(tmp_path):
     assert [r["answer"] for r in rows] == ["reject", "undo"]
     assert rows[0]["undoes"] == ""
     assert rows[1]["undoes"] == f"label reject by ana at {first.time}"
+
+
+def test_round2_finding2_rollup_without_blind_items_gives_no_answer_away(tmp_path):
+    """Repro /tmp/rev2_blind.py: the row bob saw said status=rejected, rejected 1."""
+    import json
+
+    from review.vendor_decisions import blind_items
+    from vendors.rollup import rollup
+
+    results = tmp_path / "r.jsonl"
+    results.write_text(json.dumps({
+        "doc_id": "a1", "kind": "award", "vendor": "ACME CORP", "metadata": {},
+        "scores": {"detention": 0.9}, "labels": [{"label": "detention", "score": 0.9, "evidence": [
+            {"text": "DETENTION SERVICES", "page": None, "score": 0.9}]}]}) + "\n")
+    log = DecisionLog(tmp_path / "log.jsonl")
+    log.append(Decision("a1", "detention", "reject", reviewer="ana"))
+    state = log.state()
+    hide = blind_items(state, "bob", 1.0)
+    assert hide == {("a1", "detention")} and not blind_items(state, "ana", 1.0)
+    assert not blind_items(state, "bob", 0.0)
+    [row] = rollup([results], log, hide=hide).rows
+    assert (row.status, row.confirmed, row.rejected, row.documents) == ("proposed", 0, 0, 1)
+    assert [e.review for e in row.evidence] == ["unreviewed"]
+    [row] = rollup([results], log).rows
+    assert (row.status, row.rejected) == ("rejected", 1)

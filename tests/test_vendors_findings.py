@@ -222,3 +222,46 @@ def test_a7_eval_headline_is_the_shipped_resolver_on_held_out_rows():
     assert s["precision"] >= 0.86 and s["recall"] >= 0.99, eval_vendors.fmt(s)
     names = eval_vendors.torn_apart_eval(duns=False, spellings=True)
     assert names["precision"] >= 0.84 and names["recall"] >= 0.69, eval_vendors.fmt(names)
+
+
+# -- review round 2, finding 5: bad values in results and log lines, never a traceback -------
+
+def test_round2_finding5a_label_score_null_is_skipped_with_file_and_line(tmp_path):
+    line = award(1, "MIKE INC", {D: 0.9})
+    line["labels"][0]["score"] = None
+    path = write(tmp_path / "r.jsonl", [award(2, "NOVEMBER INC", {D: 0.9}), line])
+    roll = rollup([path])
+    assert [r.vendor for r in roll.rows] == ["NOVEMBER INC"]
+    assert roll.problems == [f"{path}:2: a label's label / score is of the wrong type"]
+
+
+def _accepted_with(tmp_path, evidence: list):
+    """A label the model did not give, added by a reviewer: its evidence is the decision's."""
+    line = award(1, "MIKE INC", {}, text="DETENTION BEDS")
+    log = DecisionLog(tmp_path / "d.jsonl")
+    log.append(Decision(line["doc_id"], D, "accept", "ana", evidence=evidence))
+    return rollup([write(tmp_path / "r.jsonl", [line])], log).rows
+
+
+def test_round2_finding5b_decision_evidence_of_plain_strings_is_ignored(tmp_path):
+    [row] = _accepted_with(tmp_path, ["x"])
+    assert row.status == "confirmed" and row.evidence[0].text == "DETENTION BEDS"
+
+
+def test_round2_finding5c_decision_evidence_with_a_text_score_is_ignored(tmp_path):
+    good = {"text": "GOOD PASSAGE", "score": 0.5, "page": None}
+    [row] = _accepted_with(tmp_path, [{"text": "BAD PASSAGE", "score": "high"}, good])
+    assert [e.text for e in row.evidence] == ["GOOD PASSAGE"]
+
+
+def test_round2_finding5d_cli_reports_a_merge_with_bad_members(tmp_path, capsys):
+    path = write(tmp_path / "r.jsonl", [award(1, "MIKE INC", {D: 0.9}),
+                                        award(2, "NOVEMBER INC", {D: 0.9})])
+    log = tmp_path / "d.jsonl"
+    key = vendor_key(normalise("MIKE INC"))
+    DecisionLog(log).append(Decision(key, "", reviewer="ana", kind="vendor_merge", target=key,
+                                     extra={"members": 5}))
+    assert cli.main(["vendors", path, "--decisions", str(log), "-o",
+                     str(tmp_path / "l.csv"), "-q"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"Warning: {log}: vendor_merge {key}: extra.members is not a list of vendor keys"]

@@ -204,3 +204,78 @@ def test_award_metadata_gives_refs():
     assert ref.name == doc.metadata["vendor"]
     assert ref.parent == doc.metadata["parent_name"] == doc.metadata["vendor_parent"]
     assert VendorRef.from_dict(ref.to_dict()) == ref
+
+
+# ------------------------------------------------------------------ review round 2, finding 1
+_UEI = "ABCDEFGHJK12"
+
+
+def _shared_uei(names: list[str], events: list) -> Resolver:
+    r = Resolver(parents=None, fuzzy_threshold=None)
+    for name in names:
+        r.add(VendorRef(name, uei=_UEI))
+    r.build(events)
+    return r
+
+
+def _split_acme(key: str) -> dict:
+    return {"kind": "vendor_split", "doc_id": key, "label": "", "id": "s1",
+            "extra": {"names": ["ACME CORP"]}}
+
+
+def test_finding1_split_keys_each_side_from_its_own_names():
+    """The rest of a split kept the old key although the name it was made from moved."""
+    joined = _shared_uei(["BETA CORP", "ACME CORP"], [])
+    [vendor] = joined.vendors()
+    assert vendor.key == vendor_key(normalise("ACME CORP"))      # made from ACME's name
+    r = _shared_uei(["BETA CORP", "ACME CORP"], [_split_acme(vendor.key)])
+    assert r.resolve(VendorRef("ACME CORP")).key == vendor_key(normalise("ACME CORP"))
+    assert r.resolve(VendorRef("BETA CORP")).key == vendor_key(normalise("BETA CORP"))
+    assert r.locate(vendor.key) == r.resolve(VendorRef("ACME CORP")).key
+    assert not r.problems
+
+
+def test_finding1_decision_after_a_split_follows_its_vendor_through_a_rebuild():
+    """Repro /tmp/rev2_split.py: a decision on BETA after the split moved to ACME once
+    a new record with the same UEI changed the grouping."""
+    joined = _shared_uei(["BETA CORP", "ACME CORP"], []).vendors()[0].key
+    split = _split_acme(joined)
+    beta = _shared_uei(["BETA CORP", "ACME CORP"], [split]).resolve(VendorRef("BETA CORP")).key
+    later = _shared_uei(["BETA CORP", "ACME CORP", "AARDVARK INC"], [split])
+    now = later.resolve(VendorRef("BETA CORP")).key
+    assert now != later.resolve(VendorRef("ACME CORP")).key
+    assert later.locate(beta, ["BETA CORP"]) == now
+
+
+def test_finding1_recorded_spellings_win_over_a_key_of_another_vendor():
+    """A key that now names a vendor holding none of the decision's spellings (the
+    old, buggy split key) goes by the spellings."""
+    joined = _shared_uei(["BETA CORP", "ACME CORP"], []).vendors()[0].key
+    later = _shared_uei(["BETA CORP", "ACME CORP", "AARDVARK INC"], [_split_acme(joined)])
+    assert later.locate(joined) == later.resolve(VendorRef("ACME CORP")).key
+    assert later.locate(joined, ["BETA CORP"]) == later.resolve(VendorRef("BETA CORP")).key
+    assert later.locate(joined, ["ACME CORP", "BETA CORP"]) == \
+        later.resolve(VendorRef("ACME CORP")).key        # as many: the key stands
+
+
+# ------------------------------------------------------------------ review round 2, finding 5d
+@pytest.mark.parametrize("extra, why", [
+    ({"members": 5}, "extra.members is not a list"),
+    ({"members": [5]}, "extra.members is not a list"),
+    ({"members": "v:abc"}, "extra.members is not a list"),
+])
+def test_finding5d_merge_with_bad_members_is_a_problem_not_a_traceback(extra, why):
+    r = _events_resolver()
+    r.build()
+    usg, tech = r.resolve(VendorRef("PALANTIR USG")), r.resolve(VendorRef("PALANTIR TECHNOLOGIES"))
+    r.build([{"kind": "vendor_merge", "doc_id": usg.key, "target": tech.key, "extra": extra}])
+    assert len(r.vendors()) == 4 and any(why in p for p in r.problems)
+
+
+@pytest.mark.parametrize("extra", [{"names": 5}, {"names": [None]}, {"names": "ACME WIDGETS"}])
+def test_finding5d_split_with_bad_names_is_a_problem_not_a_traceback(extra):
+    r = _events_resolver()
+    r.build()
+    acme = r.resolve(VendorRef("ACME WIDGETS"))
+    r.build([{"kind": "vendor_split", "doc_id": acme.key, "extra": extra}])
+    assert any("extra.names is not a list" in p for p in r.problems)

@@ -15,14 +15,22 @@ of the moment:
   ``extra["spellings"] = {key: [spellings, most records first]}``, for when the
   results no longer hold that name.
 
-``Grouping.locate(key, spellings)`` is the vendor such a reference means now,
-tried in this order: the vendor that has the key now; a key a ``vendor_merge``
-event merged away, the vendor it went into; the vendor that holds the name the
-key was made from; the vendor that holds most of the recorded spellings (ties:
-the spelling listed first); a vendor of that name (a name given instead of a
+``Grouping.locate(key, spellings)`` is the vendor such a reference means now.
+The key is tried first: the vendor that has the key now; a key a
+``vendor_merge`` event merged away (or a split gave up), the vendor it went
+into; the vendor that holds the name the key was made from. The recorded
+spellings are tried next, and they win when they disagree: the vendor holding
+most of them (ties: the spelling listed first) is the answer unless the key's
+vendor holds as many. Last, a vendor of that name (a name given instead of a
 key). So a decision on any member of a merged group carries to the merged
 group, and when two members' ``vendor_label`` decisions on one category meet
 there, the later one in the log stands (``vendors.reviews.vendor_decisions``).
+
+A ``vendor_split`` keys each side from its own names, as a fresh build would;
+the old key then points at the side that holds the name it was made from. (The
+remaining side used to keep the old key, so after a rebuild that regrouped the
+vendor the key could land on the part that was split off: review round 2,
+finding 1.)
 """
 from __future__ import annotations
 
@@ -67,6 +75,16 @@ class Grouping:
     def locate(self, ref: str, spellings: Iterable[str] = ()) -> str | None:
         """The key now of the vendor ``ref`` (a key, or a name) meant; see the module note."""
         ref = ref or ""
+        found = self._by_key(ref)
+        votes, voted = self._by_spellings(spellings)
+        if voted is not None and (found is None or votes[found] < votes[voted]):
+            return voted        # the spellings the decision saw disagree with the key
+        if found is not None:
+            return found
+        return self._key_of.get("n:" + normalise(ref)) if ref else None
+
+    def _by_key(self, ref: str) -> str | None:
+        """The vendor with key ``ref`` now, merged into, or holding the name it was made from."""
         if ref in self.keyed:
             return ref
         key, seen = ref, set()
@@ -75,13 +93,17 @@ class Grouping:
             key = self.alias[key]
         if key in self.keyed:
             return key
-        if ref.startswith("v:"):
-            if self._named is None:
-                self._named = {vendor_key(node[2:]): node for node in self._key_of
-                               if node.startswith("n:")}
-            node = self._named.get(ref)
-            if node is not None:
-                return self._key_of[node]
+        if not ref.startswith("v:"):
+            return None
+        if self._named is None:
+            self._named = {vendor_key(node[2:]): node for node in self._key_of
+                           if node.startswith("n:")}
+        node = self._named.get(ref)
+        return self._key_of[node] if node is not None else None
+
+    def _by_spellings(self, spellings: Iterable[str]) -> tuple[Counter, str | None]:
+        """Votes per vendor key of the recorded spellings, and the winner (ties: the
+        spelling listed first); (empty, None) when no spelling is held by any vendor."""
         votes: Counter = Counter()
         first: dict[str, int] = {}
         for i, spelling in enumerate(spellings):
@@ -89,9 +111,9 @@ class Grouping:
             if found is not None:
                 votes[found] += 1
                 first.setdefault(found, i)
-        if votes:
-            return min(votes, key=lambda k: (-votes[k], first[k]))
-        return self._key_of.get("n:" + normalise(ref)) if ref else None
+        if not votes:
+            return votes, None
+        return votes, min(votes, key=lambda k: (-votes[k], first[k]))
 
     def merge(self, key: str, into: str) -> None:
         nodes = self.keyed.pop(key)
@@ -100,11 +122,44 @@ class Grouping:
             self._key_of[node] = into
         self.alias[key] = into
 
-    def split(self, key: str, moving: set[str], new_key: str) -> None:
-        self.keyed[key] = [n for n in self.keyed[key] if n not in moving]
-        self.keyed[new_key] = sorted(moving)
-        for node in moving:
-            self._key_of[node] = new_key
+    def split(self, key: str, moving: set[str], key_of: Callable[[list[str]], str]) -> None:
+        """Split the ``moving`` nodes off vendor ``key``. Each side is keyed from its own
+        names; the old key then points at the side holding the name it was made from
+        (review finding 1: the rest kept it even when that name moved)."""
+        nodes = self.keyed.pop(key)
+        rest = [n for n in nodes if n not in moving]
+        sides = {}
+        for part in (rest, sorted(moving)):
+            new_key = self._free_key(key_of(sorted(n[2:] for n in part if n.startswith("n:"))),
+                                     key, part)
+            self.keyed[new_key] = part
+            self.alias.pop(new_key, None)       # live again: no longer merged away
+            for node in part:
+                self._key_of[node] = new_key
+            sides[new_key] = part
+        if key not in sides:
+            self.alias[key] = self._key_of[self._key_node(key, nodes) or rest[0]]
+
+    def _free_key(self, natural: str, old: str, part: list[str]) -> str:
+        """``natural`` unless another live vendor has it (then a key of the split itself)."""
+        if natural == old or natural not in self.keyed:
+            return natural
+        return vendor_key("split:" + ",".join(sorted(part)))
+
+    @staticmethod
+    def _key_node(key: str, nodes: list[str]) -> str | None:
+        """The name node ``key`` was made from (None: a key of a split or merge)."""
+        return next((n for n in nodes if n.startswith("n:") and vendor_key(n[2:]) == key), None)
+
+
+def event_list(event, field: str) -> list[str] | None:
+    """``extra[field]`` of an event (``members`` of a merge, ``names`` of a split) when it
+    is a list of strings; [] when absent; None when it is anything else."""
+    extra = event_get(event, "extra") or {}
+    value = extra.get(field, []) if isinstance(extra, dict) else None
+    if type(value) is list and all(type(v) is str for v in value):
+        return value
+    return None
 
 
 def apply_events(grouping: Grouping, events: Iterable, key_of: Callable[[list[str]], str],
@@ -112,37 +167,51 @@ def apply_events(grouping: Grouping, events: Iterable, key_of: Callable[[list[st
     """Apply ``vendor_merge`` / ``vendor_split`` events in log order (others are skipped).
 
     ``key_of(norms)`` is the key a group of those normalised names gets; events
-    that name no vendor of the grouping are added to ``problems``.
+    that name no vendor of the grouping, or whose ``extra.members`` / ``extra.names``
+    is not a list of strings, are added to ``problems``.
     """
-    keyed = grouping.keyed
     for event in events:
         kind = event_get(event, "kind", "")
-        extra = event_get(event, "extra") or {}
-        doc_id = event_get(event, "doc_id", "")
         if kind == "vendor_merge":
-            target = event_get(event, "target", "")
-            into = grouping.locate(target, recorded_spellings(event, target))
-            if into is None:
-                problems.append(f"vendor_merge {doc_id}: target not found")
-                continue
-            for source in [doc_id, *extra.get("members", [])]:
-                key = grouping.locate(source, recorded_spellings(event, source)) \
-                    if source else None
-                if key is None:
-                    problems.append(f"vendor_merge: {source!r} not found")
-                elif key != into:
-                    grouping.merge(key, into)
+            _apply_merge(grouping, event, problems)
         elif kind == "vendor_split":
-            key = grouping.locate(doc_id, recorded_spellings(event, doc_id))
-            if key is None:
-                problems.append(f"vendor_split {doc_id}: vendor not found")
-                continue
-            moving = {"n:" + normalise(n) for n in extra.get("names", [])} & set(keyed[key])
-            if not moving or moving >= {n for n in keyed[key] if n.startswith("n:")}:
-                problems.append(f"vendor_split {doc_id}: names not in the vendor")
-                continue
-            new_key = key_of(sorted(n[2:] for n in moving))
-            if new_key in keyed or new_key in grouping.alias:
-                new_key = vendor_key("split:" + ",".join(sorted(moving)))
-            grouping.split(key, moving, new_key)
+            _apply_split(grouping, event, key_of, problems)
     return grouping
+
+
+def _apply_merge(grouping: Grouping, event, problems: list[str]) -> None:
+    doc_id = event_get(event, "doc_id", "")
+    members = event_list(event, "members")
+    if members is None:
+        problems.append(f"vendor_merge {doc_id}: extra.members is not a list of vendor keys")
+        return
+    target = event_get(event, "target", "")
+    into = grouping.locate(target, recorded_spellings(event, target))
+    if into is None:
+        problems.append(f"vendor_merge {doc_id}: target not found")
+        return
+    for source in [doc_id, *members]:
+        key = grouping.locate(source, recorded_spellings(event, source)) if source else None
+        if key is None:
+            problems.append(f"vendor_merge: {source!r} not found")
+        elif key != into:
+            grouping.merge(key, into)
+
+
+def _apply_split(grouping: Grouping, event, key_of: Callable[[list[str]], str],
+                 problems: list[str]) -> None:
+    doc_id = event_get(event, "doc_id", "")
+    names = event_list(event, "names")
+    if names is None:
+        problems.append(f"vendor_split {doc_id}: extra.names is not a list of spellings")
+        return
+    key = grouping.locate(doc_id, recorded_spellings(event, doc_id))
+    if key is None:
+        problems.append(f"vendor_split {doc_id}: vendor not found")
+        return
+    nodes = grouping.keyed[key]
+    moving = {"n:" + normalise(n) for n in names} & set(nodes)
+    if not moving or moving >= {n for n in nodes if n.startswith("n:")}:
+        problems.append(f"vendor_split {doc_id}: names not in the vendor")
+        return
+    grouping.split(key, moving, key_of)

@@ -112,7 +112,9 @@ def line_problem(line: dict) -> str | None:
     for item in labels:
         if type(item) is not dict:
             return f"a label is {_kind(item)}, not an object"
-        if not isinstance(item.get("label"), _TEXT) or not isinstance(item.get("score"), _NUMBER):
+        score = item.get("score")       # required: the rollup counts it (round 2, 5a)
+        if not isinstance(item.get("label"), _TEXT) or (type(score) is not float
+                                                        and type(score) is not int):
             return "a label's label / score is of the wrong type"
         evidence = item.get("evidence")
         if evidence is None:

@@ -2,7 +2,9 @@
 
 - ``review_index``: per document and label, the review status of the fold and
   the evidence of the accept that status rests on now. An accept that was
-  undone, or that its reviewer later changed, gives no evidence.
+  undone, or that its reviewer later changed, gives no evidence; nor does an
+  evidence item that is not a well-formed passage
+  (``annotations.documents.good_evidence``: text, number score, integer page).
 - ``vendor_decisions``: the latest standing ``vendor_label`` answer per vendor
   and category, each decision found through the current grouping
   (``locate``, vendors/events.py), so it survives merges.
@@ -11,7 +13,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Collection
+
+from annotations.documents import good_evidence
 
 from .events import event_vendor_ref, recorded_spellings
 from .lines import sha256_file
@@ -19,18 +23,23 @@ from .lines import sha256_file
 Locate = Callable[..., "str | None"]
 
 
-def review_index(state) -> dict[str, dict[str, tuple[str, list]]]:
-    """doc_id -> label -> (review status, evidence of the latest standing accept)."""
+def review_index(state, hide: Collection = frozenset()) -> dict[str, dict[str, tuple[str, list]]]:
+    """doc_id -> label -> (review status, well-formed evidence of the latest standing accept).
+
+    Items in ``hide`` ((doc_id, label) pairs: those a reviewer must review blind)
+    are left out, so they count as unreviewed.
+    """
     index: dict = {}
     if state is None:
         return index
     for (doc_id, label), item in state.items.items():
-        if item.status not in ("confirmed", "rejected", "disputed"):
+        if item.status not in ("confirmed", "rejected", "disputed") or (doc_id, label) in hide:
             continue
         evidence = []
         for d in state.standing(item):
-            if d.answer == "accept" and d.evidence:
-                evidence = d.evidence
+            good = [e for e in d.evidence if good_evidence(e)] if d.answer == "accept" else []
+            if good:
+                evidence = good
         index.setdefault(doc_id, {})[label] = (item.status, evidence)
     return index
 

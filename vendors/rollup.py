@@ -30,10 +30,14 @@ Rules (documented in the list's introduction as well):
   THE GEO GROUP, INC.); its parent is the resolver's.
 - Review status and evidence come from the folded current state of the log
   only (vendors/reviews.py), and a vendor-level decision follows its vendor
-  through merges (vendors/events.py).
+  through merges (vendors/events.py). ``hide`` leaves the reviews of some items
+  out (they count as unreviewed): the Vendors page passes the items its viewer
+  must review blind, so no row gives another reviewer's answer away.
+- The pass is ``_aggregate`` (lines -> aggregates per spelling tuple and label),
+  then ``_resolve_refs`` (spellings -> vendors) and ``_rows`` (per vendor).
 - A results line that is not JSON, not an object, or has a field of the wrong
-  type (``vendors.lines.line_problem``: a score that is text, labels given as
-  plain strings) is skipped and counted; ``Rollup.problems`` says which, as
+  type (``vendors.lines.line_problem``: a score that is text or missing, labels
+  given as plain strings) is skipped and counted; ``Rollup.problems`` says which, as
   ``file:line: why``, followed by the decision log's skipped lines and the
   vendor events that found no vendor (the CLI prints them).
 - A vendor name with nothing to compare ("***") counts as no vendor; a name in
@@ -49,7 +53,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Iterable
+from typing import Collection, Iterable
 
 from extract.agencies import COVERED
 from extract.errors import InputError
@@ -146,12 +150,41 @@ def _evidence(line: dict, label: str, item: dict | None, review: str, decision_e
 
 
 def rollup(results: Iterable[str | Path], log=None, *, top_k: int = TOP_K,
-           resolver=None) -> Rollup:
+           resolver=None, hide: Collection = frozenset()) -> Rollup:
     """Per-vendor, per-category rows from results files and a decision log.
 
     ``log`` is a ``DecisionLog`` (or None); a log file that does not exist yet
     is an empty log. ``resolver`` defaults to a fresh ``vendors.resolve.Resolver``.
+    ``hide``: (doc_id, label) items whose reviews are left out, so they count as
+    unreviewed (the items a reviewer must review blind: the Vendors page).
     """
+    paths = _checked(results)
+    state, decisions_info = load_log(log)
+    done = _aggregate(paths, review_index(state, hide), top_k)
+
+    from vendors.resolve import Resolver  # imports rapidfuzz: only when rolling up
+
+    resolver = resolver or Resolver()
+    events = list(state.vendor_events) if state is not None else []
+    ref_keys, vendors = _resolve_refs(done.refs, events, resolver)
+    vendor_answers = vendor_decisions(state, resolver.locate)
+    located = {d.id: locate_event(d, resolver.locate) for d in events}
+    rows = _rows(done.aggs, ref_keys, vendors, vendor_answers, top_k)
+    stats = done.stats
+    provenance = Provenance(results=stats["files"], decisions=decisions_info,
+                            model_versions=dict(sorted(done.versions.items())),
+                            lines=sum(f["lines"] for f in stats["files"]),
+                            errors=done.errors, bad_lines=stats["bad_lines"],
+                            no_vendor=done.no_vendor, duplicates=done.duplicates)
+    return Rollup(rows=rows, provenance=provenance, ref_keys=ref_keys,
+                  names={k: v.name for k, v in sorted(vendors.items())},
+                  spellings={k: list(v.variants) for k, v in sorted(vendors.items())},
+                  events={i: k for i, k in located.items() if k},
+                  problems=stats["problems"] + _log_problems(log, state, resolver))
+
+
+def _checked(results: Iterable[str | Path]) -> list[Path]:
+    """The results paths, sorted; InputError when there are none or one is missing."""
     paths = sorted({Path(p) for p in results}, key=str)
     if not paths:
         raise InputError("no results files given")
@@ -159,22 +192,31 @@ def rollup(results: Iterable[str | Path], log=None, *, top_k: int = TOP_K,
         if not p.is_file():
             raise InputError("results file not found", str(p),
                              "give the JSONL written by `sanctuary-screen classify`")
-    state, decisions_info = load_log(log)
-    reviewed = review_index(state)
+    return paths
 
+
+class _Pass:
+    """What the streaming pass over the results lines collected."""
+
+    def __init__(self):
+        self.stats: dict = {"files": [], "bad_lines": 0, "problems": []}
+        self.versions: Counter = Counter()
+        self.aggs: dict[tuple, _Agg] = {}     # (spelling tuple, label) -> aggregates
+        self.refs: Counter = Counter()        # spelling tuple -> records
+        self.errors = self.no_vendor = self.duplicates = 0
+
+
+def _aggregate(paths: list[Path], reviewed: dict, top_k: int) -> _Pass:
+    """One pass over the lines: aggregates per spelling tuple and label (module note)."""
     from vendors.names import normalise  # imports rapidfuzz: only when rolling up
 
-    stats = {"files": [], "bad_lines": 0, "problems": []}
-    versions: Counter = Counter()
-    aggs: dict[tuple, _Agg] = {}
-    refs: Counter = Counter()              # spelling tuple -> records
-    seen: set = set()
-    errors = no_vendor = duplicates = 0
+    done, seen = _Pass(), set()
+    aggs, refs, versions = done.aggs, done.refs, done.versions
     for path in paths:
-        for line in iter_lines(path, stats):
+        for line in iter_lines(path, done.stats):
             versions[line.get("model_version") or "?"] += 1
             if line.get("error"):
-                errors += 1
+                done.errors += 1
                 continue
             ref = ref_of(line)
             if ref[0] and not normalise(ref[0]):    # "***": no name, never key ""
@@ -187,22 +229,27 @@ def rollup(results: Iterable[str | Path], log=None, *, top_k: int = TOP_K,
             if not labels and not reviews:
                 continue
             if not ref[0]:
-                no_vendor += 1
+                done.no_vendor += 1
                 continue
             if doc_id in seen:
-                duplicates += 1
+                done.duplicates += 1
                 continue
             seen.add(doc_id)
             _add_line(line, ref, labels, reviews or {}, aggs, top_k)
+    return done
 
-    from vendors.resolve import Resolver  # imports rapidfuzz: only when rolling up
 
-    resolver = resolver or Resolver()
+def _resolve_refs(refs: Counter, events: list, resolver) -> tuple[dict, dict]:
+    """(spelling tuple -> vendor key, vendor key -> Vendor named by most records).
+
+    Each distinct spelling tuple goes to the resolver once, not once per record
+    (see the module note); ``events`` are the log's vendor merge/split decisions.
+    """
     ordered = sorted(refs, key=_ref_sort)
     vrefs = [vendor_ref(ref) for ref in ordered]
-    for vref in vrefs:      # once per distinct spelling tuple, not per record (see below)
+    for vref in vrefs:
         resolver.add(vref)
-    resolver.build(list(state.vendor_events) if state is not None else [])
+    resolver.build(events)
     ref_keys, vendors = {}, {}
     spellings: dict[str, Counter] = {}
     for ref, vref in zip(ordered, vrefs):
@@ -210,31 +257,22 @@ def rollup(results: Iterable[str | Path], log=None, *, top_k: int = TOP_K,
         ref_keys[ref] = v.key
         vendors[v.key] = v
         spellings.setdefault(v.key, Counter())[" ".join(ref[0].split())] += refs[ref]
-    vendors = {key: _display(v, spellings.get(key)) for key, v in vendors.items()}
-    vendor_answers = vendor_decisions(state, resolver.locate)
-    events = {d.id: locate_event(d, resolver.locate)
-              for d in (state.vendor_events if state is not None else ())}
+    return ref_keys, {key: _display(v, spellings.get(key)) for key, v in vendors.items()}
 
+
+def _rows(aggs: dict, ref_keys: dict, vendors: dict, answers: dict, top_k: int) -> list:
+    """The list's rows: spelling aggregates merged per vendor, plus vendors accepted
+    as a whole with nothing the model flagged; sorted."""
     merged: dict[tuple[str, str], _Agg] = {}
     for (ref, label), agg in sorted(aggs.items(), key=lambda kv: (_ref_sort(kv[0][0]), kv[0][1])):
         merged.setdefault((ref_keys[ref], label), _Agg()).merge(agg, top_k)
-    for (key, label), answer in vendor_answers.items():
+    for (key, label), answer in answers.items():
         if answer == "accept" and key in vendors:
             merged.setdefault((key, label), _Agg())
-
-    rows = [_row(vendors[key], label, agg, vendor_answers.get((key, label)))
+    rows = [_row(vendors[key], label, agg, answers.get((key, label)))
             for (key, label), agg in merged.items()]
     rows.sort(key=row_sort_key)
-    provenance = Provenance(results=stats["files"], decisions=decisions_info,
-                            model_versions=dict(sorted(versions.items())),
-                            lines=sum(f["lines"] for f in stats["files"]),
-                            errors=errors, bad_lines=stats["bad_lines"], no_vendor=no_vendor,
-                            duplicates=duplicates)
-    return Rollup(rows=rows, provenance=provenance, ref_keys=ref_keys,
-                  names={k: v.name for k, v in sorted(vendors.items())},
-                  spellings={k: list(v.variants) for k, v in sorted(vendors.items())},
-                  events={i: k for i, k in events.items() if k},
-                  problems=stats["problems"] + _log_problems(log, state, resolver))
+    return rows
 
 
 def _log_problems(log, state, resolver) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from annotations.decisions import STATUSES
+from review.queue import blind
 from review.ui.common import Ctx, show_problems
 
 
@@ -12,7 +13,8 @@ def render(ctx: Ctx) -> None:
 
     st.title("Overview")
     show_problems(ctx)
-    counts = overview.label_status_counts(ctx.q, ctx.marks)
+    hidden = blind(ctx.q, ctx.marks, ctx.reviewer, ctx.config.double_review)
+    counts = overview.label_status_counts(ctx.q, ctx.marks, hidden)
     cols = st.columns(len(STATUSES))
     for col, status in zip(cols, STATUSES):
         col.metric(status, f"{int(counts[counts.status == status]['items'].sum()):,}")
@@ -23,7 +25,7 @@ def render(ctx: Ctx) -> None:
     else:
         st.info("No decisions yet: progress appears here after the first one.")
     st.altair_chart(overview.histogram_chart(overview.score_histogram(ctx.q)))
-    vendors = overview.top_vendors(ctx.q, ctx.marks)
+    vendors = overview.top_vendors(ctx.q, ctx.marks, hidden=hidden)
     if len(vendors):
         st.altair_chart(overview.vendors_chart(vendors), width="stretch")
     else:
