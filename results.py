@@ -21,7 +21,7 @@ from pathlib import Path
 from extract.clean import clean_text
 from extract.errors import ScreenError
 from extract.types import Document, Passage
-from models import store
+from models import compiled, store
 from models.scorer import Scorer, term_spans
 
 FIELD_NAMES = ("description", "psc", "naics")
@@ -36,8 +36,9 @@ _LOADED: dict[tuple, "Classifier"] = {}  # the last model loaded, see from_path
 class Classifier:
     """Scores Documents and formats their results lines."""
 
-    def __init__(self, pipeline, model_version: str):
-        self.scorer = Scorer(pipeline)
+    def __init__(self, model, model_version: str):
+        """``model``: a ``Scorer``, a ``ScorerState`` or a fitted pipeline."""
+        self.scorer = model if isinstance(model, Scorer) else Scorer(model)
         self.model_version = model_version
         self._clean: dict[str, str] = {}
         # raw (description, psc, naics) -> (scores, labels, their JSON)
@@ -51,6 +52,9 @@ class Classifier:
 
         The last model loaded is kept (keyed by path, size and modification
         time), so pool workers forked after the parent loaded it start at once.
+        The compiled scorer next to the model (``models.compiled``) is used when
+        it was compiled from this very file (same sha256) and passes its checks;
+        otherwise the skops model is loaded (scikit-learn, a few seconds).
         """
         path = Path(model_path)
         try:
@@ -60,8 +64,12 @@ class Classifier:
             key = None  # store.load raises the clear error
         if key is not None and key in _LOADED:
             return _LOADED[key]
-        pipeline = store.load(path)
-        classifier = cls(pipeline, pipeline.named_steps["clf"].version_)
+        state = compiled.load(path) if key is not None else None
+        if state is not None and state.model_version is not None:
+            scorer = Scorer(state)
+        else:
+            scorer = Scorer(store.load(path))
+        classifier = cls(scorer, scorer.model_version)
         _LOADED.clear()
         if key is not None:
             _LOADED[key] = classifier

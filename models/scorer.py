@@ -1,7 +1,9 @@
 """Fast scoring and evidence from a fitted pipeline, without scikit-learn at run time.
 
 ``Scorer(pipeline)`` reads the fitted vocabularies, idf weights, coefficients
-and calibration once and scores passages with dict lookups and one sparse
+and calibration once (``ScorerState``; ``models.compiled`` saves the same state
+without pickle, so ``Scorer(state)`` starts without importing scikit-learn)
+and scores passages with dict lookups and one sparse
 product per feature block and batch. It computes exactly what
 ``pipeline.predict_proba`` computes (a test checks this), an order of magnitude
 faster for one passage at a time, and it caches what repeats: the parts of the
@@ -17,14 +19,81 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
-from dataclasses import dataclass
 
-from .classifier import FEATURES, FIELDS, LABELS
+N_FIELDS = 3  # (text, psc, naics): models.classifier.FIELDS, which imports scikit-learn
 
+
+@dataclass
+class BlockState:
+    """What the scorer needs of one feature block (a vectorizer and its weights).
+
+    ``terms``: the vocabulary in index order (word and char_wb blocks) or the
+    compiled regular expressions (the concept block); ``idf`` is None for the
+    concept block; ``weights`` is (len(terms), n_labels), C-contiguous float64.
+    """
+
+    name: str
+    column: int
+    analyzer: str  # "word", "char_wb" or "concepts"
+    token_pattern: str
+    ngram_range: tuple[int, int]
+    terms: list[str]
+    idf: np.ndarray | None
+    weights: np.ndarray
+
+
+@dataclass
+class ScorerState:
+    """Everything ``Scorer`` reads from a fitted pipeline, as plain values."""
+
+    labels: tuple[str, ...]
+    model_version: str | None
+    intercept: np.ndarray  # (L,)
+    calibration: np.ndarray  # (L, 2): Platt slope, offset
+    thresholds: tuple[float, ...]
+    blocks: list[BlockState]
+
+
+def state_from_pipeline(pipeline, labels: tuple[str, ...] | None = None) -> ScorerState:
+    """The scorer's state read from a fitted ``models.classifier`` pipeline."""
+    from .classifier import FEATURES, LABELS  # scikit-learn: only with a pipeline
+
+    features = pipeline.named_steps["features"]
+    clf = pipeline.named_steps["clf"]
+    labels = tuple(labels if labels is not None else LABELS)
+    coef = np.asarray(clf.coef_, dtype=np.float64)
+    thresholds = getattr(clf, "thresholds_", None)
+    blocks, offset = [], 0
+    for name, column, analyzer in FEATURES:
+        vec = features.named_transformers_[name]
+        if analyzer == "concepts":
+            terms = [p.pattern for p in vec.compiled()]
+            idf, token_pattern, ngram_range = None, "", (1, 1)
+        else:
+            vocabulary = vec.vocabulary_
+            terms = [""] * len(vocabulary)
+            for term, i in vocabulary.items():
+                terms[i] = term
+            idf = np.asarray(vec.idf_, dtype=np.float64)
+            token_pattern, ngram_range = vec.token_pattern, tuple(vec.ngram_range)
+        width = len(terms)
+        weights = np.ascontiguousarray(coef[:, offset:offset + width].T)  # (width, L)
+        blocks.append(BlockState(name, column, analyzer, token_pattern, ngram_range,
+                                 terms, idf, weights))
+        offset += width
+    return ScorerState(
+        labels=labels,
+        model_version=getattr(clf, "version_", None),
+        intercept=np.asarray(clf.intercept_, dtype=np.float64),
+        calibration=np.asarray(clf.calibration_, dtype=np.float64),
+        thresholds=tuple(float(t) for t in thresholds) if thresholds is not None
+        else (0.5,) * len(labels),
+        blocks=blocks)
 
 
 @dataclass
@@ -43,15 +112,14 @@ class _BlockModel:
     those scikit-learn would compute (a test checks the scores match).
     """
 
-    def __init__(self, vectorizer, coef):
-        self.vocabulary = vectorizer.vocabulary_
-        self.width = len(self.vocabulary)
-        self.analyzer = vectorizer.analyzer
-        self.token = re.compile(vectorizer.token_pattern)
-        self.ngram_range = vectorizer.ngram_range
-        self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
-        self.weights = np.ascontiguousarray(
-            np.asarray(coef[:, :self.width], dtype=np.float64).T)  # (V, L)
+    def __init__(self, state: "BlockState"):
+        self.vocabulary = {term: i for i, term in enumerate(state.terms)}
+        self.width = len(state.terms)
+        self.analyzer = state.analyzer
+        self.token = re.compile(state.token_pattern)
+        self.ngram_range = state.ngram_range
+        self.idf = state.idf
+        self.weights = np.ascontiguousarray(state.weights, dtype=np.float64)  # (V, L)
         self.n_labels = self.weights.shape[1]
         self._word_ids: dict[str, list[int]] = {}  # char_wb: word -> its n-grams' ids
 
@@ -161,11 +229,19 @@ class _ConceptBlock:
 
     analyzer = "concepts"
 
-    def __init__(self, transformer, coef):
-        self.count = transformer.count
-        self.patterns = transformer.compiled()
+    def __init__(self, state: "BlockState"):
+        # terms: the patterns of ConceptCounts.compiled(), already anchored
+        self.patterns = [re.compile(p) for p in state.terms]
         self.width = len(self.patterns)
-        self.weights = np.asarray(coef[:, :self.width], dtype=np.float64).T  # (C, L)
+        # (C, L) in Fortran order, the layout of the coef_ slice's transpose this
+        # block always multiplied with (the same BLAS call, the same last bit)
+        self.weights = np.asfortranarray(state.weights, dtype=np.float64)
+
+    @staticmethod
+    def count(patterns: list[re.Pattern], text: str) -> list[int]:
+        """How many phrases of each concept ``text`` holds (ConceptCounts.count)."""
+        lowered = text.lower()
+        return [len(p.findall(lowered)) for p in patterns]
 
     def parts_batch(self, texts: list[str]) -> np.ndarray:
         counts = np.array([self.count(self.patterns, t) for t in texts],
@@ -187,26 +263,22 @@ class _ConceptBlock:
 class Scorer:
     """Calibrated label probabilities and evidence for ``(text, psc, naics)``."""
 
-    def __init__(self, pipeline, labels: tuple[str, ...] = LABELS):
-        features = pipeline.named_steps["features"]
-        clf = pipeline.named_steps["clf"]
-        self.labels = tuple(labels)
-        self.intercept = np.asarray(clf.intercept_, dtype=np.float64)
-        self.calibration = np.asarray(clf.calibration_, dtype=np.float64)  # (L, 2)
-        thresholds = getattr(clf, "thresholds_", None)
-        self.thresholds = tuple(float(t) for t in thresholds) if thresholds is not None \
-            else (0.5,) * len(self.labels)
+    def __init__(self, model, labels: tuple[str, ...] | None = None):
+        """``model``: a ``ScorerState`` or a fitted pipeline (read into one)."""
+        state = model if isinstance(model, ScorerState) else state_from_pipeline(model, labels)
+        self.state = state
+        self.labels = state.labels
+        self.model_version = state.model_version
+        self.intercept = state.intercept
+        self.calibration = state.calibration  # (L, 2)
+        self.thresholds = state.thresholds
         # blocks[i] = the feature blocks that read field i, in FEATURES order
-        self.blocks: list[list[_BlockModel]] = [[] for _ in FIELDS]
-        offset = 0
-        for name, column, analyzer in FEATURES:
-            vec = features.named_transformers_[name]
-            kind = _ConceptBlock if analyzer == "concepts" else _BlockModel
-            block = kind(vec, clf.coef_[:, offset:])
-            self.blocks[column].append(block)
-            offset += block.width
+        self.blocks: list[list[_BlockModel]] = [[] for _ in range(N_FIELDS)]
+        for block in state.blocks:
+            kind = _ConceptBlock if block.analyzer == "concepts" else _BlockModel
+            self.blocks[block.column].append(kind(block))
         # Each field value is scored once; PSC and NAICS values repeat a lot.
-        self._cache: list[dict[str, np.ndarray]] = [{} for _ in FIELDS]
+        self._cache: list[dict[str, np.ndarray]] = [{} for _ in range(N_FIELDS)]
         # (field, text, label index, top_terms) -> that field's evidence item
         self._evidence: dict[tuple, dict] = {}
 
@@ -229,7 +301,7 @@ class Scorer:
         """
         z = np.tile(self.intercept, (len(triples), 1))
         zero = np.zeros(len(self.labels))
-        for column in range(len(FIELDS)):
+        for column in range(N_FIELDS):
             values = [t[column] for t in triples]
             cache = self._field_parts(column, values)
             if values:  # an empty field adds nothing (+0.0 leaves every sum as it was)

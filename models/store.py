@@ -2,7 +2,9 @@
 
 Loading checks every type in the file against an allow-list: scikit-learn and
 numpy types that skops trusts by default plus this project's own estimator.
-A file that asks for anything else is refused with a ModelError.
+A file that asks for anything else is refused with a ModelError. skops (and
+with it scikit-learn) is imported only when a model is saved or loaded, so
+that importing this module for its paths is cheap.
 """
 from __future__ import annotations
 
@@ -10,9 +12,6 @@ import hashlib
 import json
 import zipfile
 from pathlib import Path
-
-import skops.io as sio
-from skops.io.exceptions import UntrustedTypesFoundException
 
 from extract.errors import ModelError
 
@@ -26,6 +25,8 @@ TRUSTED = frozenset({
 
 def save(pipeline, path: Path = DEFAULT_MODEL) -> str:
     """Write ``pipeline`` to ``path``; returns the file's sha256."""
+    import skops.io as sio
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Deflate: the vocabularies are verbose JSON inside the archive (40 MB -> 1.6 MB).
@@ -36,6 +37,9 @@ def save(pipeline, path: Path = DEFAULT_MODEL) -> str:
 
 def load(path: Path = DEFAULT_MODEL):
     """The fitted pipeline in ``path``, after checking the types it contains."""
+    import skops.io as sio
+    from skops.io.exceptions import UntrustedTypesFoundException
+
     path = Path(path)
     try:
         data = path.read_bytes()

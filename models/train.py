@@ -1,4 +1,5 @@
-"""Train the classifier from annotations/, choose thresholds, save it with its card.
+"""Train the classifier from annotations/, choose thresholds, save it with its card
+and its compiled scorer (``models.compiled``).
 
 ``train()`` fits on the training split, calibrates, picks one threshold per
 label on the development split, measures the development metrics, then refits
@@ -18,11 +19,12 @@ from pathlib import Path
 import numpy as np
 import sklearn
 
-from . import store
+from . import compiled, store
 from .classifier import FEATURES, LABELS, as_matrix, build_pipeline
 from .concepts import CONCEPTS, ConceptCounts
 from .data import Example, label_matrix, load_examples, split
 from .metrics import best_threshold, label_metrics
+from .scorer import state_from_pipeline
 
 DEFAULT_C = 32.0
 SEED = 0
@@ -74,6 +76,7 @@ def train(examples: list[Example] | None = None, model_path: Path = store.DEFAUL
     clf.labels_ = np.array(LABELS)
     clf.version_ = version
     sha = store.save(model, model_path)
+    compiled.write(state_from_pipeline(model), compiled.artifact_path(model_path), sha)
     y_all = label_matrix(examples)
     card = {
         "model_version": version,

@@ -119,6 +119,16 @@ def test_train_saves_a_skops_model_and_card(tmp_path, examples):
     sample = as_matrix(ex.triple for ex in dev_set[:200])
     assert np.array_equal(loaded.predict_proba(sample),
                           store.load(tmp_path / "n.skops").predict_proba(sample))
+    # train also writes the compiled scorer, tied to this skops file by its sha256
+    from models import compiled
+    from models.scorer import Scorer
+
+    state = compiled.read(path)
+    assert compiled.artifact_path(path).name == "m.scorer.npz"
+    assert state.model_version == card["model_version"]
+    triples = [tuple(row) for row in sample]
+    assert np.array_equal(Scorer(state).scores_batch(triples),
+                          Scorer(loaded).scores_batch(triples))
 
 
 class Untrusted:
