@@ -34,6 +34,11 @@ FACILITY_FILE = DATA_DIR / "facilities.tsv.gz"
 LEGAL_FORMS = frozenset(
     "INC INCORPORATED LLC LLP LP PLLC LC CORP CORPORATION CO COMPANY LTD LIMITED PLC "
     "AG GMBH SA NV BV PC PA SRL SPA PTY".split())
+def is_legal_form(token: str) -> bool:
+    """"Inc.", "L.L.C.", "Corp," ... : a legal-form word, whatever its dots and case."""
+    return re.sub(r"[^A-Z]", "", token.upper()) in LEGAL_FORMS
+
+
 _ORG_WORDS = LEGAL_FORMS | frozenset(
     "GROUP SERVICES SERVICE SOLUTIONS TECHNOLOGIES TECHNOLOGY SYSTEMS SYSTEM COUNTY CITY STATE "
     "DEPARTMENT DEPT UNIVERSITY COLLEGE COLLEGES ASSOCIATES ASSOCIATION INTERNATIONAL ENTERPRISES "
