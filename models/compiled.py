@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from extract.files import write_whole
+
 from .scorer import N_FIELDS, BlockState, ScorerState
 
 FORMAT = "sanctuary-screen compiled scorer"
@@ -94,10 +96,7 @@ def to_bytes(state: ScorerState, model_sha256: str) -> bytes:
 def write(state: ScorerState, path: Path, model_sha256: str) -> Path:
     """Write ``state`` to ``path`` (atomically), recording the model's sha256."""
     path = Path(path)
-    data = to_bytes(state, model_sha256)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_whole(path, to_bytes(state, model_sha256))
     return path
 
 

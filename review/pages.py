@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 
 from extract.errors import InputError
+from extract.files import write_whole
 
 SCALE = 1.5            # 108 dpi: readable, about 0.3 MB a page
 MAX_PIXELS = 25_000_000
@@ -166,10 +167,7 @@ def page_texts(path: Path, cache: Path = DEFAULT_CACHE) -> dict[int, str]:
         except (OSError, json.JSONDecodeError, ValueError):
             pass
     texts = {p.number: p.text for p in iter_pages(path, ocr="never")}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(out)
-    tmp.write_text(json.dumps(texts), encoding="utf-8")
-    os.replace(tmp, out)
+    write_whole(out, json.dumps(texts).encode("utf-8"))
     return texts
 
 

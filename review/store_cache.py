@@ -28,7 +28,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -36,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from extract.errors import InputError
+from extract.files import write_whole
 from review.store import LABELS, ResultStore, load_results
 from vendors.lines import loads
 
@@ -97,22 +97,8 @@ def save_store(store: ResultStore, base: Path) -> None:
     meta.update(format=FORMAT, n=len(store), groups=store.groups, error_lines=store.error_lines,
                 model_versions=[[k, n] for k, n in store.model_versions.items()],
                 npz_sha256=hashlib.sha256(npz).hexdigest())
-    _write_whole(base.with_suffix(".npz"), npz)
-    _write_whole(base.with_suffix(".json"), json.dumps(meta, ensure_ascii=False).encode())
-
-
-def _write_whole(out: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with open(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_whole(base.with_suffix(".npz"), npz)
+    write_whole(base.with_suffix(".json"), json.dumps(meta, ensure_ascii=False).encode())
 
 
 def read_store(base: Path, paths: list[Path]) -> ResultStore:

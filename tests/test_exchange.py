@@ -9,6 +9,7 @@ from annotations.decisions import Decision, DecisionLog
 from annotations.exchange import (export_prodigy, export_training, import_prodigy, load_index,
                                   training_examples)
 from conftest import API_SAMPLE, ROOT
+from extract import files as extract_files
 from extract.awards import iter_awards, record_triple
 from models.data import load_examples
 
@@ -450,7 +451,7 @@ def test_write_lines_two_writers_in_one_process_do_not_share_a_temporary_file(tm
             exchange_report.write_lines(out, ["second"])
         real_fsync(fd)
 
-    monkeypatch.setattr(exchange_report.os, "fsync", fsync_with_a_second_writer)
+    monkeypatch.setattr(extract_files.os, "fsync", fsync_with_a_second_writer)
     exchange_report.write_lines(out, ["first", "writer"])     # before: FileNotFoundError
     assert out.read_text() == "first\nwriter\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
@@ -466,7 +467,7 @@ def test_write_lines_failure_leaves_the_old_file_and_no_temporary_file(tmp_path,
     def full(*_):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(exchange_report.os, "replace", full)
+    monkeypatch.setattr(extract_files.os, "replace", full)
     with pytest.raises(InputError, match=r"cannot write \(.*out.jsonl\): No space left"):
         exchange_report.write_lines(out, ["new"])
     assert out.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]

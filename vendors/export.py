@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from extract.errors import InputError
+from extract.files import write_whole
 from vendors.rows import Rollup, VendorRow
 
 COLUMNS = ("vendor", "parent", "category", "status", "agencies", "obligated", "first_date",
@@ -258,11 +259,10 @@ def write_list(roll: Rollup, output: str | Path) -> list[Path]:
     data = render(roll, fmt)
     written = [output]
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_bytes(data)
+        write_whole(output, data)
         if fmt == ".csv":
             side = sidecar(output)
-            side.write_bytes(_json(provenance_dict(roll)))
+            write_whole(side, _json(provenance_dict(roll)))
             written.append(side)
     except OSError as exc:
         raise InputError("cannot write the list", str(output), exc.strerror or str(exc)) from exc
