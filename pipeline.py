@@ -26,7 +26,8 @@ from extract import pdf
 from extract.awards import AwardFile, RecordBuilder
 from extract.entities import extract_entities, names
 from extract.errors import InputError, RecordError, ScreenError
-from extract.passages import split_document, tokenize
+from extract.passages import split_page, tokenize
+from extract.types import Page
 from models import store
 from results import Classifier, error_line
 
@@ -136,15 +137,21 @@ def pdf_document(classifier: Classifier, path: str, ocr: str,
     which the child parses while this one is classified.
     """
     box = pdf.Sandbox.for_process(PDF_LIMITS)
+    tokens, passages = [], []
+
+    def read(doc_id: str, page: Page) -> None:
+        """Tokenize (once, for sentences and name lists) and split each page
+        while the parser child reads the next ones."""
+        tokens.extend(tokenize([page]))
+        passages.extend(split_page(page, doc_id, tokens=tokens[-1]))
+
     try:
-        doc = pdf.extract(path, ocr=ocr, sandbox=box)
+        doc = pdf.extract(path, ocr=ocr, sandbox=box, on_page=read)
     except ScreenError as err:
         return [json.dumps(error_line("pdf", path, None, err, classifier.model_version))], 0
     finally:
         if next_pdf is not None:
             box.prefetch(next_pdf, ocr)
-    tokens = tokenize(doc.pages)  # once, for sentences and name lists
-    passages = split_document(doc, docs=tokens)
     line = classifier.pdf(doc, passages, extract_entities(doc.pages, passages, tokens))
     return [json.dumps(line, ensure_ascii=False)], len(doc.pages)
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pypdfium2 as pdfium
@@ -343,14 +343,18 @@ def iter_pages(path: str | Path, ocr: str = "auto", limits: Limits | None = None
 
 
 def extract(path: str | Path, ocr: str = "auto", limits: Limits | None = None,
-            sandbox: Sandbox | None = None) -> Document:
+            sandbox: Sandbox | None = None,
+            on_page: Callable[[str, Page], None] | None = None) -> Document:
     """One PDF as a Document (kind "pdf", doc_id "pdf:<sha256 of the bytes>").
 
     ``sandbox``: a parser process to reuse (its limits apply; see
-    ``Sandbox.for_process``); by default a child is started for this file."""
+    ``Sandbox.for_process``); by default a child is started for this file.
+    ``on_page(doc_id, page)`` is called as each page arrives, so a caller can
+    work on the first pages while the parser reads the rest (its time does not
+    count against the document's time limit)."""
     if sandbox is not None:
-        return _document(path, ocr, sandbox.limits, sandbox)
-    return _document(path, ocr, limits or Limits(), None)
+        return _document(path, ocr, sandbox.limits, sandbox, on_page)
+    return _document(path, ocr, limits or Limits(), None, on_page)
 
 
 def pipe(paths: Iterable[str | Path], ocr: str = "auto", limits: Limits | None = None
@@ -377,11 +381,16 @@ def pipe(paths: Iterable[str | Path], ocr: str = "auto", limits: Limits | None =
             box.close()
 
 
-def _document(path, ocr: str, limits: Limits, box: Sandbox | None) -> Document:
+def _document(path, ocr: str, limits: Limits, box: Sandbox | None,
+              on_page: Callable[[str, Page], None] | None = None) -> Document:
     _check_mode(ocr)
-    digest = check_file(path, limits)
+    doc_id = "pdf:" + check_file(path, limits)
     info: dict = {}
-    pages = list(map(to_page, _records(path, ocr, limits, box, info)))
+    pages = []
+    for record in _records(path, ocr, limits, box, info):
+        pages.append(to_page(record))
+        if on_page is not None:
+            on_page(doc_id, pages[-1])
     meta = {k: v for k, v in info.items() if k != "title" and v not in ({}, None)}
-    return Document(doc_id="pdf:" + digest, kind="pdf", source={"path": str(path)},
+    return Document(doc_id=doc_id, kind="pdf", source={"path": str(path)},
                     title=info.get("title", ""), metadata=meta, pages=pages)

@@ -342,7 +342,9 @@ class Sandbox:
 
     def records(self, path: str, mode: str, info: dict | None = None) -> Iterator[tuple]:
         """Page records ``(number, text, width, height, ocr, confidence, boxes,
-        offsets)`` of ``path`` parsed in the child; raises the child's error."""
+        offsets)`` of ``path`` parsed in the child; raises the child's error.
+        The time limit counts waiting for the child, not the caller's work
+        between pages."""
         if self._ahead is not None and self._ahead != (str(path), mode):
             self._kill()  # it is parsing a document that will not be read
         if self._ahead is None:
@@ -354,7 +356,9 @@ class Sandbox:
             while True:
                 header, page = _decode(self._receive(path, deadline), path)
                 if page is not None:
+                    handed = time.monotonic()
                     yield page
+                    deadline += time.monotonic() - handed  # the caller's time is not the file's
                     continue
                 finished = True
                 if header.get("restart"):

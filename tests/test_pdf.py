@@ -187,6 +187,21 @@ def test_a_timed_out_child_is_replaced_and_the_next_document_has_its_full_time()
         assert box.pid != first and box.started == 2
 
 
+def test_on_page_sees_each_page_as_it_arrives_and_its_time_is_not_the_files():
+    """A caller working on each page (the pipeline tokenizes and splits it) is
+    not charged for that time: only waiting for the parser counts."""
+    seen = []
+
+    def slow(doc_id, page):
+        seen.append((doc_id, page.number))
+        time.sleep(0.4)
+
+    with Sandbox(Limits(seconds=0.5)) as box:
+        doc = extract(HOSTILE / "text.pdf", sandbox=box, on_page=slow)
+    assert seen == [(doc.doc_id, 1), (doc.doc_id, 2)]
+    assert doc == extract(HOSTILE / "text.pdf")
+
+
 def test_children_are_recycled_after_a_number_of_documents():
     with Sandbox(FAST, recycle_after=2) as box:
         pids = []
