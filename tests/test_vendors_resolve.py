@@ -6,7 +6,8 @@ import pytest
 
 from conftest import FIXTURES, ROOT, needs_shared
 from extract.awards import iter_awards
-from vendors.names import core_key, fuzzy_pairs, normalise, order_key, score, split_dba
+from vendors.names import (abbreviates, core_key, fuzzy_pairs, middle_key,
+                           normalise, order_key, residues_agree, score, split_dba)
 from vendors.resolve import Resolver, Vendor, VendorRef, load_parents, vendor_key
 
 
@@ -65,6 +66,52 @@ def test_fuzzy_threshold_behaviour():
     off = Resolver(parents=None, fuzzy_threshold=None)
     off.add_many([VendorRef(a), VendorRef(b)])
     assert off.resolve(VendorRef(a)).key != off.resolve(VendorRef(b)).key
+
+
+def test_fuzzy_never_joins_unalike_distinct_words():
+    # the whole names score >= the threshold only because the shared words are long
+    for a, b in (("COUNTY OF OSWEGO", "COUNTY OF OTSEGO"), ("COUNTY OF GRAND", "COUNTY OF GRANT"),
+                 ("VISION CONSTRUCTION", "VISIONARY CONSTRUCTION")):
+        assert score(a, b) >= 0.89 and not residues_agree(a, b)
+        assert list(fuzzy_pairs([a, b], 0.89)) == []
+    # misspellings, abbreviations, added words and spacing still match
+    assert residues_agree("DENVER HEALTH AND HOSPITAL AUTHORITY",
+                          "DENVER HEALTH AND HOSPITALS AUTHORITY")
+    assert residues_agree("SECURITY ENGINEERED MCHY", "SECURITY ENGINEERED MACHINERY")
+    assert residues_agree("DELL FEDERAL SYSTEMS", "DELL FEDERAL SYSTEMS GP")
+    assert residues_agree("UNI FIRST", "UNIFIRST")
+    assert abbreviates("STOR", "STORAGE") and abbreviates("INTL", "INTERNATIONAL")
+    assert not abbreviates("VISION", "VISIONARY") and not abbreviates("GRAND", "GRANT")
+
+
+def test_names_only_division_and_middle_words():
+    assert split_dba("Roadrunner, a division of Acme Inc") == ("ACME INC", "ROADRUNNER")
+    assert split_dba("ROADRUNNER (A DIVISION OF ACME, INC.)") == ("ACME, INC.", "ROADRUNNER")
+    assert normalise("WEST VIRGINIA DIVISION OF REHABILITATION SERVICES") == \
+        "WEST VIRGINIA DIVISION OF REHABILITATION SERVICES"
+    assert middle_key("COMPREHENSIVE HEALTH SERVICES HOLDINGS") == "COMPREHENSIVE HEALTH HOLDINGS"
+    # generic words must not merge different companies
+    assert middle_key("SECURITY SERVICES GROUP") is None
+    assert middle_key("INNOVATIVE SOLUTIONS ASSOCIATES") is None
+    assert middle_key("RECOVERY SOLUTIONS OF SOUTH CAROLINA") is None
+    assert middle_key("EXECUTIVE OFFICE OF THE STATE OF NORTH CAROLINA") is None
+    r = Resolver(parents=None)
+    for name in ("FAX PLUS INCORPORATED", "Omni Business Systems-Fax Plus Inc.",
+                 "Comprehensive Health Holdings, Inc.",
+                 "COMPREHENSIVE HEALTH SERVICES HOLDINGS INC",
+                 "Roadrunner Freight", "ROADRUNNER FREIGHT, A DIVISION OF ACME WIDGETS INC",
+                 "Acme Widgets, Inc.", "SECURITY SERVICES GROUP", "SECURITY GROUP"):
+        r.add(VendorRef(name))
+    r.build()
+
+    def key(name):
+        return r.resolve(VendorRef(name)).key
+    # a hyphen may join two companies (a merger's new name): no join on it
+    assert key("FAX PLUS INC") != key("Omni Business Systems-Fax Plus Inc.")
+    assert key("Comprehensive Health Holdings") == key("COMPREHENSIVE HEALTH SERVICES HOLDINGS")
+    assert key("ROADRUNNER FREIGHT, A DIVISION OF ACME WIDGETS INC") == key("ACME WIDGETS") \
+        == key("ROADRUNNER FREIGHT")
+    assert key("SECURITY SERVICES GROUP") != key("SECURITY GROUP")
 
 
 def test_identifiers_merge_and_separate():

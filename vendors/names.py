@@ -2,7 +2,8 @@
 
 ``normalise("THE GEO GROUP, INC.") == normalise("GEO GROUP INC., THE") == "GEO GROUP"``.
 The rules, in order: Unicode folded to ASCII and upper case; "doing business
-as" splits (the legal name is kept, ``split_dba`` returns both); inverted
+as" splits (the legal name is kept, ``split_dba`` returns both; for "X, A
+DIVISION OF Y" the owner Y is the legal name and X the alias); inverted
 government names ("COLMA, CITY OF" -> "CITY OF COLMA"); trailing "(THE)" and
 state-code or number parentheticals ("(OH)", "(3626)"); "&" and "+" -> AND; punctuation; runs of single
 letters joined ("W W GRAINGER" -> "WW GRAINGER", as "W.W." becomes); trailing
@@ -13,14 +14,16 @@ block: the same first word, or the same first five letters once spaces are gone
 ("TECHOPS ..." and "TECH OPS ..."), so it never compares all pairs. The score
 is RapidFuzz's normalised Indel similarity (``fuzz.ratio`` / 100) of the
 space-free names; names whose numbers differ ("RANGE 54" / "RANGE 55") never
-match. The threshold is measured on the Torn Apart name variants by
+match, nor names whose unshared words are unalike ("COUNTY OF GRAND" / "COUNTY
+OF GRANT": ``residues_agree``; an abbreviation such as "MCHY" / "MACHINERY" is
+alike). The threshold is measured on the Torn Apart name variants by
 bench/eval_vendors.py (tuned on one half of the clusters, reported on both).
 """
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from functools import lru_cache
 from typing import Iterator
 
@@ -65,10 +68,19 @@ def fold(name: str) -> str:
     return " ".join(text.upper().split())
 
 
+_DIVISION_OF = re.compile(r"^(?P<unit>.*?\S)[\s,;(-]+(?:A|AN)\s+"
+                          r"(?:DIVISION|DIV\.?|UNIT|SUBSIDIARY)\s+OF\s+(?P<owner>.*?)[\s)]*$")
+
+
 def split_dba(name: str) -> tuple[str, str | None]:
     """``("ACME INC", "ROADRUNNER")`` for "ACME INC D/B/A ROADRUNNER"; ``(name, None)``
-    when there is no "doing business as" (or a.k.a., f.k.a.) part."""
+    when there is no "doing business as" (or a.k.a., f.k.a.) part. A division
+    names its owner first: ``("ACME INC", "ROADRUNNER")`` for "ROADRUNNER, A
+    DIVISION OF ACME INC" (also "(A DIVISION OF ...)", "A SUBSIDIARY OF")."""
     text = fold(name)
+    division = _DIVISION_OF.match(text)
+    if division and division.group("owner").strip(" ,;-"):
+        return division.group("owner").strip(" ,;-"), division.group("unit").strip(" ,;-")
     parts = [p.strip(" ,;-") for p in _DBA.split(text, maxsplit=1)]
     if len(parts) == 2 and parts[0] and parts[1]:
         return parts[0], parts[1]
@@ -183,6 +195,36 @@ def core_key(normalised: str) -> str | None:
     return " ".join(core)
 
 
+# Words too common to tell companies apart: middle_key wants two other words
+# ("SECURITY SERVICES GROUP" is not "SECURITY GROUP").
+GENERIC_WORDS = frozenset("""
+    ADVANCED ALLIED AMERICAN ASSOCIATED ASSOCIATES CENTRAL CONSOLIDATED CONSULTING
+    CONTINENTAL DEFENSE DYNAMIC EASTERN ENTERPRISE ENTERPRISES FIRST GENERAL GLOBAL
+    GROUP HOLDING HOLDINGS INDUSTRIES INNOVATIVE INTEGRATED INTERNATIONAL MANAGEMENT
+    METRO NATIONAL NORTHERN PACIFIC PARTNERS PREMIER PRODUCTS PROFESSIONAL RESOURCES
+    SECURITY SOUTHERN STANDARD STRATEGIC SUPPLY SYSTEMS TECHNICAL TECHNOLOGIES
+    TECHNOLOGY UNITED UNIVERSAL WESTERN WORLD
+""".split()) | GENERIC_TAIL | _STOP
+# Words middle_key drops between the first and last word (not places: NORTH CAROLINA).
+GENERIC_MIDDLE = frozenset("SERVICES SERVICE SOLUTIONS FEDERAL GOVERNMENT SALES".split())
+
+
+def middle_key(normalised: str) -> str | None:
+    """The name without GENERIC_MIDDLE words between its first and last word
+    ("COMPREHENSIVE HEALTH SERVICES HOLDINGS" -> "COMPREHENSIVE HEALTH HOLDINGS"),
+    when a word was removed (never next to AND/OF/THE) and two words outside
+    GENERIC_WORDS, one of them the first, are left; else None."""
+    tokens = normalised.split()
+    if len(tokens) < 3 or tokens[0] in GENERIC_WORDS:
+        return None
+    kept = [tokens[0]] + [t for i, t in enumerate(tokens[1:-1], 1)
+                          if t not in GENERIC_MIDDLE or tokens[i + 1] in _STOP
+                          or tokens[i - 1] in _STOP] + [tokens[-1]]
+    if len(kept) == len(tokens) or sum(t not in GENERIC_WORDS for t in kept) < 2:
+        return None
+    return " ".join(kept)
+
+
 def order_key(normalised: str) -> str | None:
     """Words sorted, THE/AND/OF dropped ("HOWELL NATHANIEL" = "NATHANIEL HOWELL",
     "CITY OF NEW YORK" = "NEW YORK CITY"), for names of 2-5 words."""
@@ -249,6 +291,39 @@ def score(a: str, b: str) -> float:
     return fuzz.ratio(squash(a), squash(b)) / 100.0
 
 
+RESIDUE_THRESHOLD = 0.85
+ABBREVIATION_MAX = 5     # "MCHY" for MACHINERY, "STOR" for STORAGE, "SVCS", "INTL"
+
+
+def abbreviates(short: str, long: str) -> bool:
+    """True when ``short`` (2-5 letters) can be an abbreviation of ``long``: the
+    same first letter and its letters in order ("MCHY" / "MACHINERY")."""
+    if not 2 <= len(short) <= ABBREVIATION_MAX or len(short) >= len(long) \
+            or short[0] != long[0] or not short.isalpha():
+        return False
+    rest = iter(long[1:])
+    return all(ch in rest for ch in short[1:])
+
+
+def residues_agree(a: str, b: str, threshold: float = RESIDUE_THRESHOLD) -> bool:
+    """False when the words the two names do not share are themselves unalike:
+    "COUNTY OF GRAND" / "COUNTY OF GRANT" (GRAND vs GRANT), "VISION CONSTRUCTION" /
+    "VISIONARY CONSTRUCTION"; a whole-name score is high there only because the
+    shared words are long. Words added on one side only ("DELL FEDERAL SYSTEMS GP")
+    and spacing ("UNI FIRST" / "UNIFIRST") are left to the whole-name score, and
+    an abbreviated word ("MCHY" / "MACHINERY") agrees with its long form."""
+    ta, tb = Counter(a.split()), Counter(b.split())
+    only_a, only_b = ta - tb, tb - ta
+    wa = [t for t in a.split() if t in only_a]
+    wb = [t for t in b.split() if t in only_b]
+    if not wa or not wb:
+        return True
+    if fuzz.ratio("".join(wa), "".join(wb)) / 100.0 >= threshold:
+        return True
+    return len(wa) == len(wb) and all(
+        x == y or abbreviates(x, y) or abbreviates(y, x) for x, y in zip(wa, wb))
+
+
 def fuzzy_pairs(names: list[str], threshold: float) -> Iterator[tuple[str, str, float]]:
     """``(a, b, score)`` for pairs of distinct names scoring >= threshold, a < b,
     best first then alphabetical (deterministic)."""
@@ -267,7 +342,7 @@ def fuzzy_pairs(names: list[str], threshold: float) -> Iterator[tuple[str, str, 
                 i, j = members[r], members[c]
                 if (i, j) not in found:
                     s = score(names[i], names[j])
-                    if s >= threshold:
+                    if s >= threshold and residues_agree(names[i], names[j]):
                         found[(i, j)] = s
     for (i, j), s in sorted(found.items(), key=lambda kv: (-kv[1], names[kv[0][0]],
                                                            names[kv[0][1]])):
