@@ -16,12 +16,14 @@ Offsets always index ``Page.text``: ``page.text[p.start:p.end] == p.text``.
 """
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import attrgetter
 from statistics import median
 from typing import Iterable
+
+import numpy as np
 
 from extract.types import Document, Page, Passage, Word
 
@@ -35,7 +37,13 @@ _CLAUSE = re.compile(
     r"(?=\s|[A-Z“\"(])")
 _RECITAL = re.compile(r"^(?:WHEREAS|NOW,? THEREFORE|IN WITNESS WHEREOF)\b")
 _SENTENCE_END = re.compile(r"[.!?:;][)\"”’]?$")
-_NUMERIC = re.compile(r"^[\[\]$%*().,/\d-]+$")
+# A whitespace-separated token of digits and number punctuation only ("$836,492.80"):
+# one findall over the line instead of a match per token.
+_NUMERIC_TOKEN = re.compile(r"(?<!\S)[\[\]$%*().,/\d-]+(?!\S)")
+_LABEL_WORD = re.compile(r"[A-Za-z][\w']*")
+_PARENTHESIS = re.compile(r"\([^)]*\)")
+_HEADING_WORD = re.compile(r"[A-Za-z][\w'’&-]*")
+_TRAILING_STOP = re.compile(r"[.,;]$")
 
 
 @dataclass
@@ -67,8 +75,12 @@ def sentencizer():
 
 
 @lru_cache(maxsize=1)
-def _punct_chars() -> frozenset[str]:
-    return frozenset(sentencizer().get_pipe("sentencizer").punct_chars)
+def _punct_codes() -> np.ndarray:
+    """Code points of the sentencizer's sentence-final characters (all single characters)."""
+    chars = sentencizer().get_pipe("sentencizer").punct_chars
+    if any(len(c) != 1 for c in chars):
+        raise ValueError("the sentencizer's punct_chars are expected to be single characters")
+    return np.array(sorted(ord(c) for c in chars), dtype=np.uint32)
 
 
 def tokenize(pages: Iterable[Page]) -> list:
@@ -99,36 +111,95 @@ def align_words(text: str, words: list[dict]) -> list[Word]:
     return out
 
 
-def _lines(text: str, words: list[Word]) -> list[_Line]:
-    starts, lines, pos = [], [], 0
+@dataclass
+class _WordTable:
+    """A page's words as columns, sorted by start offset (stably, as ``sorted`` does).
+
+    Built once per page and shared by :func:`_lines` and :func:`_boxes`, which
+    work on whole pages with numpy instead of word by word in Python.
+    """
+    start: np.ndarray  # int64 offsets in the page text
+    end: np.ndarray
+    box: np.ndarray  # (n, 4) float64: x0, top, x1, bottom
+    line: np.ndarray  # index of the word's line in ``text.split("\n")``
+
+
+def _word_table(text: str, words: list[Word]) -> _WordTable:
+    """The columns of ``words``; a word's line is the last line starting at or before it."""
+    def column(name: str, dtype) -> np.ndarray:
+        return np.fromiter(map(attrgetter(name), words), dtype, len(words))
+
+    start = column("start", np.int64)
+    order = np.argsort(start, kind="stable")
+    box = np.column_stack([column(k, np.float64) for k in ("x0", "top", "x1", "bottom")])
+    line_starts = np.array([0] + [m.end() for m in re.finditer("\n", text)], dtype=np.int64)
+    line = np.searchsorted(line_starts, start[order], side="right") - 1
+    return _WordTable(start[order], column("end", np.int64)[order], box[order], line)
+
+
+def _runs(*keys: np.ndarray) -> np.ndarray:
+    """Indices where a run of equal consecutive ``keys`` (rows of the arrays) starts,
+    e.g. for ``ufunc.reduceat``."""
+    if not len(keys[0]):
+        return np.zeros(0, dtype=np.intp)
+    change = keys[0][1:] != keys[0][:-1]
+    for key in keys[1:]:
+        change |= key[1:] != key[:-1]
+    return np.concatenate(([0], np.flatnonzero(change) + 1))
+
+
+def _lines(text: str, table: _WordTable) -> list[_Line]:
+    """The page's lines (stripped), each with the top of its words and its column segments."""
+    lines, pos = [], 0
     for raw in text.split("\n"):
         lo = pos + len(raw) - len(raw.lstrip())
         hi = pos + len(raw.rstrip())
-        starts.append(pos)
         lines.append(_Line(lo, hi, text[lo:hi], [(lo, hi)] if hi > lo else []))
         pos += len(raw) + 1
-    by_line: dict[int, list[Word]] = {}
-    for w in sorted(words, key=lambda w: w.start):
-        by_line.setdefault(bisect.bisect_right(starts, w.start) - 1, []).append(w)
-    for i, ws in by_line.items():
-        line = lines[i]
-        line.top = min(w.top for w in ws)
-        gaps = [b.x0 - a.x1 for a, b in zip(ws, ws[1:])]
-        floor = 1.5 * min(gaps) if len(gaps) >= 2 else 0.0  # evenly spaced words: one column
-        cuts = [b.start for (a, b), gap in zip(zip(ws, ws[1:]), gaps)
-                if gap > max(COLUMN_GAP * max(a.bottom - a.top, 1.0), floor)]
-        bounds = [line.start] + cuts + [line.end]
-        line.segments = [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
-        line.segments = [(lo, lo + len(text[lo:hi].rstrip())) for lo, hi in line.segments]
+    if not len(table.start):
+        return lines
+    first = _runs(table.line)  # words are sorted by start, so a line's words are one run
+    tops = np.minimum.reduceat(table.box[:, 1], first)
+    for i, top in zip(table.line[first].tolist(), tops.tolist()):
+        lines[i].top = top
+    cuts: dict[int, list[int]] = {}
+    at = _column_cuts(table, first)
+    for i, start in zip(table.line[at].tolist(), table.start[at].tolist()):
+        cuts.setdefault(i, []).append(start)
+    for i, starts in cuts.items():
+        lines[i].segments = _segments(text, lines[i], starts)
     return lines
+
+
+def _column_cuts(table: _WordTable, first: np.ndarray) -> np.ndarray:
+    """Indices of the words that start a new column: the gap before them on their line is
+    wider than ``COLUMN_GAP`` word heights (at least one point), and also wider than 1.5
+    times the line's narrowest gap when the line has three words or more (evenly spaced
+    words are one column)."""
+    same_line = table.line[1:] == table.line[:-1]
+    gaps = table.box[1:, 0] - table.box[:-1, 2]  # gap between word k and word k + 1
+    line_gaps = np.append(np.where(same_line, gaps, np.inf), np.inf)
+    counts = np.diff(np.append(first, len(table.line)))
+    narrowest = np.minimum.reduceat(line_gaps, first)
+    floor = np.repeat(np.where(counts >= 3, 1.5 * narrowest, 0.0), counts)[:-1]
+    height = table.box[:-1, 3] - table.box[:-1, 1]
+    wide = gaps > np.maximum(COLUMN_GAP * np.maximum(height, 1.0), floor)
+    return np.flatnonzero(same_line & wide) + 1
+
+
+def _segments(text: str, line: _Line, cuts: list[int]) -> list[tuple[int, int]]:
+    """The line's column segments between ``cuts`` (offsets), trailing spaces dropped."""
+    bounds = [line.start] + cuts + [line.end]
+    spans = [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+    return [(lo, lo + len(text[lo:hi].rstrip())) for lo, hi in spans]
 
 
 def _label(seg: str) -> re.Match | None:
     """The label starting ``seg`` (``Date Signed (mm/dd/yyyy) :``): short, mostly capitalised."""
-    m = _LABEL.match(seg)
+    m = _LABEL.match(seg) if ":" in seg else None  # most lines have no colon: skip the regex
     if not m or len(m.group()) > 60:
         return None
-    words = re.findall(r"[A-Za-z][\w']*", re.sub(r"\([^)]*\)", "", m.group()))
+    words = _LABEL_WORD.findall(_PARENTHESIS.sub("", m.group()))
     return m if sum(w[0].isupper() for w in words) >= 0.5 * len(words) else None
 
 
@@ -137,20 +208,26 @@ def _is_label(seg: str) -> bool:
 
 
 def _classify(line: _Line, text: str) -> str:
-    segs = [text[a:b] for a, b in line.segments]
-    if not segs:
+    """blank, form (starts with a label), frag (one word), table (three columns or
+    mostly numbers), heading (short, capitalised, no final stop) or text."""
+    if not line.segments:
         return "blank"
-    if _is_label(segs[0]):
+    a, b = line.segments[0]
+    if _is_label(text[a:b]):
         return "form"
-    tokens = line.text.split()
-    if len(tokens) == 1 and len(segs) == 1:
-        return "frag"  # one word: a heading, or a piece of a table read cell by cell
-    numeric = sum(bool(_NUMERIC.match(t)) for t in tokens)
-    if len(segs) >= 3 or (numeric >= 3 and numeric >= 0.5 * len(tokens)):
+    columns = len(line.segments)
+    if columns >= 3:
         return "table"
-    words = re.findall(r"[A-Za-z][\w'’&-]*", line.text)
-    if (words and len(line.text) <= 70 and not re.search(r"[.,;]$", line.text)
-            and (line.text.isupper() or sum(w[0].isupper() for w in words) >= 0.8 * len(words))
+    tokens = len(line.text.split())
+    if tokens == 1 and columns == 1:
+        return "frag"  # one word: a heading, or a piece of a table read cell by cell
+    numeric = len(_NUMERIC_TOKEN.findall(line.text))
+    if numeric >= 3 and numeric >= 0.5 * tokens:
+        return "table"
+    if len(line.text) > 70 or _TRAILING_STOP.search(line.text):
+        return "text"
+    words = _HEADING_WORD.findall(line.text)
+    if (words and (line.text.isupper() or sum(w[0].isupper() for w in words) >= 0.8 * len(words))
             and len(words) <= 10):
         return "heading"
     return "text"
@@ -251,32 +328,54 @@ def _split_long(text: str, lo: int, hi: int, max_chars: int) -> list[tuple[int, 
 def _sentences(text: str, lo: int, hi: int, tokens=None) -> list[tuple[int, int]]:
     """Sentences ``(start, end)`` of ``text[lo:hi]``, as spaCy's sentencizer splits it.
 
-    ``tokens``: a Doc of the whole ``text``. Its tokens inside ``[lo, hi)`` are
-    the tokens of ``text[lo:hi]`` alone (a paragraph starts and ends next to
-    whitespace, where the tokenizer always cuts), so the page is tokenized once.
-    The sentencizer's rule, on those tokens: a sentence starts at the first
-    token and at every token that is neither punctuation nor a sentence-final
-    character and comes after a sentence-final character.
+    ``tokens``: a Doc of the whole ``text`` (or its :func:`_token_columns`). Its
+    tokens inside ``[lo, hi)`` are the tokens of ``text[lo:hi]`` alone (a
+    paragraph starts and ends next to whitespace, where the tokenizer always
+    cuts), so the page is tokenized once. The sentencizer's rule, on those
+    tokens: a sentence starts at the first token and at every token that is
+    neither punctuation nor a sentence-final character and comes after a
+    sentence-final character; i.e. at the first such token after each
+    sentence-final character, which numpy finds for all of them at once.
     """
-    from spacy.attrs import IDX, IS_PUNCT, LENGTH
-
-    base = 0
     if tokens is None:
-        tokens, base = sentencizer().make_doc(text[lo:hi]), lo
-    starts, lengths, punct = tokens.to_array([IDX, LENGTH, IS_PUNCT]).T.tolist()
-    first, last = bisect.bisect_left(starts, lo - base), bisect.bisect_left(starts, hi - base)
+        columns, base = _token_columns(sentencizer().make_doc(text[lo:hi])), lo
+    else:
+        columns, base = _token_columns(tokens), 0
+    first, last = np.searchsorted(columns[:, 0], [lo - base, hi - base]).tolist()
     if first == last:
         return []
-    finals, heads, seen = _punct_chars(), [first], False
-    for k in range(first, last):
-        final = text[base + starts[k]:base + starts[k] + lengths[k]] in finals
-        if seen and not punct[k] and not final:
-            heads.append(k)
-            seen = False
-        elif final:
-            seen = True
-    ends = [k - 1 for k in heads[1:]] + [last - 1]
-    return [(base + starts[a], base + starts[b] + lengths[b]) for a, b in zip(heads, ends)]
+    start, length, punct = columns[first:last].T
+    start = start + base
+    final = _is_final(text, start, length)
+    others = np.flatnonzero(~final & (punct == 0))  # the tokens that can start a sentence
+    heads = np.concatenate(([0], _after(np.flatnonzero(final), others)))
+    ends = np.append(heads[1:] - 1, len(start) - 1)
+    return list(zip(start[heads].tolist(), (start[ends] + length[ends]).tolist()))
+
+
+def _token_columns(tokens) -> np.ndarray:
+    """A spaCy Doc's tokens as rows (offset, length, is punctuation); an array passes as is,
+    so that a page's Doc is converted once for all its paragraphs."""
+    if isinstance(tokens, np.ndarray):
+        return tokens
+    from spacy.attrs import IDX, IS_PUNCT, LENGTH
+
+    return tokens.to_array([IDX, LENGTH, IS_PUNCT]).astype(np.int64).reshape(-1, 3)
+
+
+def _is_final(text: str, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Which tokens (offsets, lengths in ``text``) are a sentence-final character."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")[start]
+    finals = _punct_codes()
+    at = np.minimum(np.searchsorted(finals, codes), len(finals) - 1)
+    return (length == 1) & (finals[at] == codes)
+
+
+def _after(finals: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """The first candidate after each final, once each (sentence starts, ascending)."""
+    at = np.searchsorted(candidates, finals, side="right")
+    firsts = candidates[at[at < len(candidates)]]  # ascending, a start repeated per final
+    return firsts[_runs(firsts)]
 
 
 def _pack_sentences(text: str, lo: int, hi: int, max_chars: int,
@@ -302,40 +401,47 @@ def split_text(text: str, words: list[Word] | None = None, page: int | None = 1,
                doc_id: str = "", max_chars: int = MAX_CHARS, tokens=None) -> list[Passage]:
     """Passages of one page's text; ``words`` (with offsets into ``text``) give layout and
     boxes; ``tokens``: ``text`` as a spaCy Doc (:func:`tokenize`), made here if needed."""
-    words = list(words or [])
+    table = _word_table(text, list(words or []))
     spans: list[tuple[int, int]] = []
-    for lo, hi, kind in _blocks(text, _lines(text, words)):
+    for lo, hi, kind in _blocks(text, _lines(text, table)):
         if kind == "para" and hi - lo > max_chars:
+            if tokens is not None:
+                tokens = _token_columns(tokens)  # once for all the page's paragraphs
             spans.extend(_pack_sentences(text, lo, hi, max_chars, tokens))
         else:
             spans.extend(_split_long(text, lo, hi, max_chars))
-    starts = [w.start for w in words]
-    if any(a > b for a, b in zip(starts, starts[1:])):  # not in text order: sort a copy
-        words = sorted(words, key=lambda w: w.start)
-        starts.sort()
-    return [Passage(doc_id, page, a, b, text[a:b], _boxes(text, words, a, b, starts))
-            for a, b in spans]
+    return [Passage(doc_id, page, a, b, text[a:b], boxes)
+            for (a, b), boxes in zip(spans, _boxes(table, spans))]
 
 
-def _boxes(text: str, words: list[Word], start: int, end: int,
-           starts: list[int] | None = None) -> list[list[float]]:
-    """One box per line: the union of the boxes of the passage's words on that line.
-    ``starts``: the words' start offsets, ascending (words in text order)."""
-    if starts is None:
-        words = sorted(words, key=lambda w: w.start)
-        starts = [w.start for w in words]
-    boxes: dict[int, list[float]] = {}
-    line, at = 0, start
-    for i in range(bisect.bisect_left(starts, start), len(words)):
-        w = words[i]
-        if w.start >= end:
-            break
-        if w.end <= end:
-            line += text.count("\n", at, w.start)
-            at = w.start
-            b = boxes.get(line) or [w.x0, w.top, w.x1, w.bottom]
-            boxes[line] = [min(b[0], w.x0), min(b[1], w.top), max(b[2], w.x1), max(b[3], w.bottom)]
-    return [[round(v, 2) for v in boxes[k]] for k in sorted(boxes)]
+def _boxes(table: _WordTable, spans: list[tuple[int, int]]) -> list[list[list[float]]]:
+    """For each span ``(start, end)``: one box per line, the union of the boxes of the
+    words inside the span on that line, lines in text order, rounded to 2 decimals.
+
+    All spans of a page at once: every (span, word) pair with the word starting in
+    the span (spans may overlap: a word can pair with several), less the words
+    running past the span's end; each run of pairs with the same span and line is
+    one box (``reduceat``).
+    """
+    if not spans:
+        return []
+    bounds = np.array(spans, dtype=np.int64).reshape(len(spans), 2)
+    lo = np.searchsorted(table.start, bounds[:, 0], side="left")
+    hi = np.searchsorted(table.start, bounds[:, 1], side="left")
+    counts = np.maximum(hi - lo, 0)
+    span = np.repeat(np.arange(len(spans)), counts)
+    word = np.arange(counts.sum()) + np.repeat(lo - (np.cumsum(counts) - counts), counts)
+    inside = table.end[word] <= bounds[span, 1]
+    span, word = span[inside], word[inside]
+    if not len(word):
+        return [[] for _ in spans]
+    first = _runs(span, table.line[word])
+    box = table.box[word]
+    union = np.column_stack([np.minimum.reduceat(box[:, :2], first),
+                             np.maximum.reduceat(box[:, 2:], first)])
+    rows = [[round(v, 2) for v in row] for row in union.tolist()]  # Python's rounding, not numpy's
+    ends = np.cumsum(np.bincount(span[first], minlength=len(spans))).tolist()
+    return [rows[a:b] for a, b in zip([0] + ends[:-1], ends)]
 
 
 def split_page(page: Page, doc_id: str = "", max_chars: int = MAX_CHARS,

@@ -167,3 +167,100 @@ def test_sentences_on_the_page_tokens_are_spacys_sentencizer_on_the_paragraph():
                    (text.index("WHEREAS"), len(text)), (text.index("(b)"), text.index("Then"))]:
         expected = [(lo + s.start_char, lo + s.end_char) for s in sentencizer()(text[lo:hi]).sents]
         assert _sentences(text, lo, hi, doc) == expected == _sentences(text, lo, hi)
+
+
+def test_sentences_count_offsets_in_characters_beyond_ascii():
+    from extract.passages import _sentences, sentencizer, tokenize
+
+    text = "Résumé done。 Next 😀 step. Then 𝔘nicode! Last line?\nYes… ok. End"
+    doc = tokenize([Page(1, text)])[0]
+    expected = [(s.start_char, s.end_char) for s in sentencizer()(text).sents]
+    assert _sentences(text, 0, len(text), doc) == expected == _sentences(text, 0, len(text))
+
+
+def reference_boxes(text: str, words: list[Word], start: int, end: int) -> list[list[float]]:
+    """The boxes of one passage word by word (the implementation before numpy)."""
+    import bisect
+
+    words = sorted(words, key=lambda w: w.start)
+    starts = [w.start for w in words]
+    boxes: dict[int, list[float]] = {}
+    line, at = 0, start
+    for i in range(bisect.bisect_left(starts, start), len(words)):
+        w = words[i]
+        if w.start >= end:
+            break
+        if w.end <= end:
+            line += text.count("\n", at, w.start)
+            at = w.start
+            b = boxes.get(line) or [w.x0, w.top, w.x1, w.bottom]
+            boxes[line] = [min(b[0], w.x0), min(b[1], w.top), max(b[2], w.x1), max(b[3], w.bottom)]
+    return [[round(v, 2) for v in boxes[k]] for k in sorted(boxes)]
+
+
+def reference_layout(text: str, words: list[Word]) -> list[tuple]:
+    """Each line's top and column segments word by word (the implementation before numpy)."""
+    from extract.passages import COLUMN_GAP
+
+    lines, starts, pos = [], [], 0
+    for raw in text.split("\n"):
+        lo, hi = pos + len(raw) - len(raw.lstrip()), pos + len(raw.rstrip())
+        starts.append(pos)
+        lines.append([None, [(lo, hi)] if hi > lo else [], lo, hi])
+        pos += len(raw) + 1
+    by_line: dict[int, list[Word]] = {}
+    for w in sorted(words, key=lambda w: w.start):
+        by_line.setdefault(sum(s <= w.start for s in starts) - 1, []).append(w)
+    for i, ws in by_line.items():
+        line = lines[i]
+        line[0] = min(w.top for w in ws)
+        gaps = [b.x0 - a.x1 for a, b in zip(ws, ws[1:])]
+        floor = 1.5 * min(gaps) if len(gaps) >= 2 else 0.0
+        cuts = [b.start for (a, b), gap in zip(zip(ws, ws[1:]), gaps)
+                if gap > max(COLUMN_GAP * max(a.bottom - a.top, 1.0), floor)]
+        bounds = [line[2]] + cuts + [line[3]]
+        line[1] = [(lo, lo + len(text[lo:hi].rstrip()))
+                   for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
+    return [(top, segments) for top, segments, _, _ in lines]
+
+
+def random_page(rng) -> tuple[str, list[Word]]:
+    """A page of random lines and words: uneven gaps (columns), unrounded coordinates,
+    words out of order, missing words, and a word repeated at the same offset."""
+    vocab = ["Award", "ID:", "the", "Contractor", "shall", "pay.", "$836,492.80", "(a)", "—", "x"]
+    lines = [" " * rng.randint(0, 2) + " ".join(rng.choice(vocab) + " " * rng.randint(0, 3)
+                                               for _ in range(rng.randint(0, 12)))
+             for _ in range(rng.randint(1, 12))]
+    text, words, pos = "\n".join(lines), [], 0
+    for n, line in enumerate(lines):
+        x, at = rng.random() * 20, 0
+        for token in line.split():
+            at = line.index(token, at)
+            x += rng.choice([0.5, 2.5, 3.0, 40.0]) * rng.random()
+            if rng.random() > 0.05:
+                words.append(Word(token, x, 20 + 14.4 * n + rng.random(), x + 5.123 * len(token),
+                                  28 + 14.4 * n + rng.random(), pos + at, pos + at + len(token)))
+            x, at = x + 5.123 * len(token), at + len(token)
+        pos += len(line) + 1
+    if words:
+        w = rng.choice(words)
+        words.append(Word(w.text, w.x0 - 1.0, w.top, w.x1 + 3.333, w.bottom, w.start, w.end))
+    rng.shuffle(words)
+    return text, words
+
+
+def test_page_layout_and_boxes_equal_the_word_by_word_computation():
+    import random
+
+    from extract.passages import _boxes, _lines, _word_table
+
+    rng = random.Random(7)
+    for _ in range(300):
+        text, words = random_page(rng)
+        table = _word_table(text, words)
+        layout = [(ln.top, ln.segments) for ln in _lines(text, table)]
+        assert layout == reference_layout(text, words)
+        cuts = sorted(rng.randint(0, len(text)) for _ in range(2 * rng.randint(0, 6)))
+        spans = list(zip(cuts[::2], cuts[1::2])) + [(0, len(text))]  # the last overlaps them all
+        spans = [spans[k] for k in rng.sample(range(len(spans)), len(spans))]
+        assert _boxes(table, spans) == [reference_boxes(text, words, a, b) for a, b in spans]
