@@ -28,8 +28,9 @@ FIELD_NAMES = ("description", "psc", "naics")
 MAX_EVIDENCE = 5
 AWARD_CACHE = 100_000  # distinct (description, PSC, NAICS) results kept per process
 
-# json.dumps(obj, ensure_ascii=False) without building an encoder per call
-_encode = json.JSONEncoder(ensure_ascii=False).encode
+# json.dumps(obj, ensure_ascii=False) without building an encoder per call, and
+# without the check for circular references (results are trees): the same text
+_encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 _LOADED: dict[tuple, "Classifier"] = {}  # the last model loaded, see from_path
 
 

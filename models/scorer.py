@@ -10,6 +10,16 @@ faster for one passage at a time, and it caches what repeats: the parts of the
 score and the evidence of each field value (PSC and NAICS descriptions repeat a
 lot), and each word's character n-grams.
 
+Where the time went, and what replaced it (same numbers, to the last bit):
+
+- concept counts: six ``findall`` scans per text, each trying every phrase
+  at every word start -> ``PhraseScanner`` (models/phrases.py): one scan for
+  the positions where a phrase can start, each pattern tried only there;
+- character n-grams of new words: a dict lookup per n-gram -> numpy, all of a
+  batch's new words at once, kept for the run as one CSR table
+  (models/chargrams.py); each batch's counts are one sparse product;
+- evidence: the readable features of a field value, once for all labels.
+
 Evidence: the score of a label is ``intercept + sum(part per field)``; each
 part is the exact contribution of one passage, and inside a passage each
 n-gram's ``tfidf x weight`` is its exact contribution. Both orders are fully
@@ -20,10 +30,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from itertools import chain
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+
+from .chargrams import WordGrams, csr_rows
+from .phrases import PhraseScanner
 
 N_FIELDS = 3  # (text, psc, naics): models.classifier.FIELDS, which imports scikit-learn
 
@@ -104,6 +117,29 @@ class Term:
     weight: float
 
 
+class Features(NamedTuple):
+    """Terms of one text that a reader can see, with their feature values and
+    weights: ``values[j] * weights[j, k]`` is term j's part of label k's score."""
+
+    terms: list[str]
+    values: np.ndarray  # (m,)
+    weights: np.ndarray  # (m, n_labels)
+
+    @staticmethod
+    def none(n_labels: int) -> "Features":
+        return Features([], np.zeros(0), np.zeros((0, n_labels)))
+
+    @staticmethod
+    def join(parts: list["Features"], n_labels: int) -> "Features":
+        """The terms of several blocks, in block order."""
+        parts = [p for p in parts if p.terms]
+        if not parts:
+            return Features.none(n_labels)
+        return Features([t for p in parts for t in p.terms],
+                        np.concatenate([p.values for p in parts]),
+                        np.vstack([p.weights for p in parts]))
+
+
 class _BlockModel:
     """One TF-IDF vectorizer + its slice of the coefficients.
 
@@ -121,39 +157,38 @@ class _BlockModel:
         self.idf = state.idf
         self.weights = np.ascontiguousarray(state.weights, dtype=np.float64)  # (V, L)
         self.n_labels = self.weights.shape[1]
-        self._word_ids: dict[str, list[int]] = {}  # char_wb: word -> its n-grams' ids
+        self._words = WordGrams(self) if self.analyzer == "char_wb" else None
 
     def _word_grams(self, text: str) -> list[str]:
         """sklearn's word n-grams: all 1-grams, then all 2-grams, ..., with repeats."""
         tokens = self.token.findall(text.lower())
         lo, hi = self.ngram_range
-        grams = tokens if lo == 1 else []
-        for n in range(max(lo, 2), hi + 1):
-            if n == 2:
-                grams = grams + [a + " " + b for a, b in zip(tokens, tokens[1:])]
-            else:
-                grams = grams + [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+        grams = list(tokens) if lo == 1 else []
+        for n in range(max(lo, 2), hi + 1):  # zip of n shifted copies: the n-grams in order
+            grams += map(" ".join, zip(*[tokens[k:] for k in range(n)]))
         return grams
 
     def ids(self, text: str) -> list[int]:
         """Vocabulary ids of the text's n-grams, with repeats."""
         if self.analyzer != "char_wb":
             return [i for i in map(self.vocabulary.get, self._word_grams(text)) if i is not None]
-        return [i for word in text.lower().split() for i in self._char_ids(word)]
+        return [i for word in text.lower().split() for i in self.char_ids(word)]
 
-    def _char_ids(self, word: str) -> list[int]:
-        """Vocabulary ids of one word's char_wb n-grams (cached: words repeat)."""
-        found = self._word_ids.get(word)
-        if found is None:
-            padded = " " + word + " "
-            size = len(padded)
-            get = self.vocabulary.get
-            found = [i for n in self._char_sizes(size)
-                     for i in map(get, [padded[j:j + n] for j in range(max(size - n + 1, 1))])
-                     if i is not None]
-            if len(self._word_ids) < 500_000:
-                self._word_ids[word] = found
-        return found
+    def char_ids(self, word: str) -> list[int]:
+        """Vocabulary ids of one word's char_wb n-grams, in sklearn's order."""
+        return [i for i in map(self.vocabulary.get, self._char_grams(word)) if i is not None]
+
+    def _char_grams(self, word: str) -> list[str]:
+        """sklearn's char_wb n-grams of one word, in its order: the padded word's
+        lo-grams, then its (lo+1)-grams, ..., stopping at the first n >= its size
+        (a word shorter than the n-grams counts once, whole)."""
+        padded = " " + word + " "
+        size = len(padded)
+        lo, hi = self.ngram_range
+        if size >= hi:  # most words: every size, no stop
+            return [padded[j:j + n] for n in range(lo, hi + 1) for j in range(size - n + 1)]
+        return [padded[j:j + n] for n in self._char_sizes(size)
+                for j in range(max(size - n + 1, 1))]
 
     def _char_sizes(self, size: int) -> range:
         """The n-gram sizes sklearn's char_wb takes from a padded word of ``size``
@@ -166,7 +201,8 @@ class _BlockModel:
 
         Word n-grams are looked up per text. Character n-grams never cross a
         word, so a text's counts are the sum of its words' counts: texts x words
-        times words x n-grams, with each distinct word analysed once.
+        times words x n-grams (``models.chargrams.WordGrams``: each distinct word analysed once
+        per run).
         """
         if self.analyzer != "char_wb":
             lengths, ids = [], []
@@ -177,25 +213,17 @@ class _BlockModel:
             rows = np.repeat(np.arange(len(texts)), lengths)
             return sp.csr_matrix((np.ones(len(ids)), (rows, np.asarray(ids, dtype=np.int64))),
                                  shape=(len(texts), self.width))
-        column: dict[str, int] = {}  # this batch's distinct words
-        lengths, cols = [], []
+        lengths, words = [], []
         for text in texts:
-            words = text.lower().split()
-            lengths.append(len(words))
-            cols.extend([column.setdefault(w, len(column)) for w in words])
-        grams = [self._char_ids(w) for w in column]
-        word_text = sp.csr_matrix(
-            (np.ones(len(cols)), (np.repeat(np.arange(len(texts)), lengths),
-                                  np.asarray(cols, dtype=np.int64))),
-            shape=(len(texts), len(column)))
-        gram_word = sp.csr_matrix(
-            (np.ones(sum(map(len, grams))),
-             (np.repeat(np.arange(len(grams)), [len(g) for g in grams]),
-              np.fromiter(chain.from_iterable(grams), dtype=np.int64))),
-            shape=(len(column), self.width))
-        out = (word_text @ gram_word).tocsr()
-        out.sum_duplicates()  # sorts the columns of each row, as the word path has them
-        return out
+            split = text.lower().split()
+            lengths.append(len(split))
+            words += split
+        self._words.add(list(dict.fromkeys(words)))
+        table = self._words.table()
+        word_text = csr_rows(lengths, map(self._words.row.__getitem__, words), table.shape[0])
+        # the product has no repeated columns; to CSC and back sorts each row's
+        # columns (a counting sort, cheaper than sorting row by row)
+        return (word_text @ table).tocsc().tocsr()
 
     def parts_batch(self, texts: list[str]) -> np.ndarray:
         """Each text's contribution to each label's linear score, (len(texts), L)."""
@@ -209,19 +237,18 @@ class _BlockModel:
         return np.asarray(sp.csr_matrix((value, tf.indices, tf.indptr), shape=tf.shape)
                           @ self.weights)
 
-    def features(self, text: str) -> list[tuple[str, float, tuple]]:
-        """``(term, normalised tfidf value, weights)`` of a word block's n-grams."""
+    def features(self, text: str) -> Features:
+        """A word block's n-grams in ``text``, their normalised tfidf values and weights."""
         counts: dict[str, int] = {}
         for gram in self._word_grams(text):
             if gram in self.vocabulary:
                 counts[gram] = counts.get(gram, 0) + 1
         if not counts:
-            return []
+            return Features.none(self.n_labels)
         cols = [self.vocabulary[g] for g in counts]
         values = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64))) * self.idf[cols]
         values /= np.sqrt((values * values).sum())
-        return [(g, float(v), tuple(self.weights[c].tolist()))
-                for g, v, c in zip(counts, values, cols)]
+        return Features(list(counts), values, self.weights[cols])
 
 
 class _ConceptBlock:
@@ -233,31 +260,29 @@ class _ConceptBlock:
         # terms: the patterns of ConceptCounts.compiled(), already anchored
         self.patterns = [re.compile(p) for p in state.terms]
         self.width = len(self.patterns)
+        self.scanner = PhraseScanner(self.patterns)
         # (C, L) in Fortran order, the layout of the coef_ slice's transpose this
         # block always multiplied with (the same BLAS call, the same last bit)
         self.weights = np.asfortranarray(state.weights, dtype=np.float64)
 
-    @staticmethod
-    def count(patterns: list[re.Pattern], text: str) -> list[int]:
+    def count(self, text: str) -> list[int]:
         """How many phrases of each concept ``text`` holds (ConceptCounts.count)."""
-        lowered = text.lower()
-        return [len(p.findall(lowered)) for p in patterns]
+        return [len(found) for found in self.scanner.findall(text.lower())]
 
     def parts_batch(self, texts: list[str]) -> np.ndarray:
-        counts = np.array([self.count(self.patterns, t) for t in texts],
+        counts = np.array([self.count(t) for t in texts],
                           dtype=np.float64).reshape(len(texts), self.width)
         return np.log1p(counts) @ self.weights
 
-    def features(self, text: str) -> list[tuple[str, float, tuple]]:
-        """``(first matched phrase, value, weights)`` for each concept present."""
-        out = []
-        lowered = text.lower()
-        for pattern, weights in zip(self.patterns, self.weights):
-            found = pattern.findall(lowered)
+    def features(self, text: str) -> Features:
+        """The concepts present: each one's first matched phrase, value and weights."""
+        phrases, values, rows = [], [], []
+        for row, found in enumerate(self.scanner.findall(text.lower())):
             if found:
-                phrase = " ".join(re.findall(r"[a-z]+", found[0].lower()))
-                out.append((phrase, math.log1p(len(found)), tuple(float(w) for w in weights)))
-        return out
+                phrases.append(" ".join(re.findall(r"[a-z]+", found[0].lower())))
+                values.append(math.log1p(len(found)))
+                rows.append(row)
+        return Features(phrases, np.array(values, dtype=np.float64), self.weights[rows])
 
 
 class Scorer:
@@ -281,6 +306,8 @@ class Scorer:
         self._cache: list[dict[str, np.ndarray]] = [{} for _ in range(N_FIELDS)]
         # (field, text, label index, top_terms) -> that field's evidence item
         self._evidence: dict[tuple, dict] = {}
+        # (field, text) -> its readable features, shared by the labels' evidence
+        self._features: dict[tuple[int, str], Features] = {}
 
     def _field_parts(self, column: int, values: list[str]) -> dict[str, np.ndarray]:
         """Each distinct value's contribution to the linear scores (cached)."""
@@ -341,16 +368,29 @@ class Scorer:
         out.sort(key=lambda e: (-e["contribution"], e["field"]))
         return out
 
+    def _readable_features(self, i: int, text: str) -> Features:
+        """The word n-grams and concept phrases of field ``i``'s ``text``: what a
+        reader can see (character n-grams add to the contribution but are not
+        listed). Computed once for all labels."""
+        key = (i, text)
+        found = self._features.get(key)
+        if found is None:
+            found = Features.join([block.features(text) for block in self.blocks[i]
+                                   if block.analyzer != "char_wb"], len(self.labels))
+            if len(self._features) >= 10_000:
+                self._features.clear()
+            self._features[key] = found
+        return found
+
     def _field_item(self, i: int, text: str, k: int, top_terms: int) -> dict:
         """One field's evidence item for label ``k`` (see ``field_evidence``)."""
         contribution = float(self._field_parts(i, [text])[text][k])
         if contribution <= 0:
             return {"field": i, "contribution": contribution}
-        # Word n-grams and concept phrases are what a reader can see;
-        # character n-grams add to the contribution but are not listed.
-        feats = [f for block in self.blocks[i] if block.analyzer != "char_wb"
-                 for f in block.features(text)]
-        terms = sorted(((t, v * w[k]) for t, v, w in feats if v * w[k] > 0),
+        feats = self._readable_features(i, text)
+        shares = feats.values * feats.weights[:, k]  # each term's part of the score
+        raising = np.flatnonzero(shares > 0).tolist()
+        terms = sorted(zip([feats.terms[j] for j in raising], shares[raising].tolist()),
                        key=lambda tw: (-tw[1], tw[0]))[:top_terms]
         z = np.array(self.intercept)
         z[k] += contribution

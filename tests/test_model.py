@@ -156,3 +156,78 @@ def test_shipped_model_card_matches_the_model():
     import hashlib
     assert hashlib.sha256(store.DEFAULT_MODEL.read_bytes()).hexdigest() == card["sha256"]
     assert card["data"]["examples"] == len(load_examples())
+
+
+# ------------------------------------------------------------ the fast paths
+# The scorer reaches sklearn's numbers by other routes than sklearn's (one scan
+# for all concept patterns, n-grams packed into integers); each route is
+# checked here against the plain one it replaces.
+
+ODD_TEXTS = [
+    "", "t1", "T1 LINES", "d&b d & b dun & bradstreet", "detentiondetention detention",
+    "ice air ice air ICE-AIR", "license plate reader data license-plate-readers-access",
+    "cameras) relationship access", "café détention migrants’ 日本語 detainees",
+    "records database access records-check", "x" * 300, "maps mapping map", "  \t\n ",
+]
+
+
+def _concept_patterns():
+    from models.concepts import ConceptCounts
+    return ConceptCounts().fit(None).compiled()
+
+
+def test_phrase_scanner_finds_what_findall_finds(examples):
+    from models.phrases import PhraseScanner
+    patterns = _concept_patterns()
+    scanner = PhraseScanner(patterns)
+    assert not scanner.plain  # every concept pattern gets the fast path
+    texts = ODD_TEXTS + [t for ex in examples for t in ex.triple]
+    for text in (t.lower() for t in texts):
+        assert scanner.findall(text) == [p.findall(text) for p in patterns], text
+
+
+def test_phrase_scanner_leaves_patterns_it_cannot_read_to_findall():
+    import re
+    from models.phrases import PhraseScanner
+    patterns = [re.compile(p) for p in (r"(de)tention", r"(?i)ice air", r"\w+ing", r"a*",
+                                        r"\bdata[- ]broker", r"\bt1\b")]
+    scanner = PhraseScanner(patterns)
+    assert scanner.plain == [0, 1, 2, 3]
+    for text in ["detention of ICE AIR data-broker t1 training", "", "aaa t1x t1"]:
+        assert scanner.findall(text) == [p.findall(text) for p in patterns]
+
+
+def test_match_heads_reads_the_first_characters_of_a_pattern():
+    import re
+    from models.phrases import match_heads
+    assert match_heads(re.compile(r"\b(?:licen[cs]e|t1\b|maps?\b|ab(?:c|de)?)"), 3) == {
+        "lic", "t1", "map", "ab", "abc", "abd"}
+    assert match_heads(re.compile(r"\b(?:a|b*)"), 3) is None  # unbounded repeat
+    assert match_heads(re.compile(r"x?"), 3) is None  # may match nothing
+
+
+def test_packed_char_grams_equal_the_dict_lookup(scorer):
+    from models.chargrams import PackedGrams
+    block = next(b for b in scorer.blocks[0] if b.analyzer == "char_wb")
+    packed = PackedGrams.build(block.vocabulary, block.ngram_range)
+    words = sorted({w for t in ODD_TEXTS for w in t.lower().split()}) + [
+        "a", "ab", "abc", "é", "ﬁ", "a\U0001F600b", "i̇"]
+    lengths, ids = packed.lookup(words)
+    expected = [block.char_ids(w) for w in words]
+    assert lengths.tolist() == [len(e) for e in expected]
+    assert ids.tolist() == [i for e in expected for i in e]
+    assert packed.lookup(["lone \udcff surrogate"]) is None
+
+
+def test_word_gram_table_starting_afresh_changes_no_score(pipeline_model):
+    from models.scorer import Scorer
+    fresh = Scorer(pipeline_model)
+    block = next(b for b in fresh.blocks[0] if b.analyzer == "char_wb")
+    block._words.LIMIT = 60  # start afresh every batch or two
+    texts = [t for t in ODD_TEXTS if t.strip()] * 2
+    sample = [(f"{t} {i} detention services {'w%d' % i}", "", "") for i, t in enumerate(texts)]
+    many = [(" ".join(f"word{i}x{j}" for j in range(60)) + " custody", "", "")
+            for i in range(3)] + [("\udcff surrogate detention", "", "")]
+    for batch in (sample, many, sample[:3], many):
+        expected = pipeline_model.predict_proba(as_matrix(batch))
+        assert np.abs(fresh.scores_batch(batch) - expected).max() < 1e-12
