@@ -8,6 +8,7 @@ order are exactly those of scikit-learn's ``char_wb`` analyzer (tests check).
 """
 from __future__ import annotations
 
+import threading
 from itertools import chain
 
 import numpy as np
@@ -102,6 +103,11 @@ class WordGrams:
     its words' rows: (texts x words) @ (words x V). Words repeat across texts
     and batches; each is analysed once, when first seen (a batch's new words
     together, with ``PackedGrams``), and keeps its row for the run.
+
+    Threads of one process share a model (a Dask worker's threads), so
+    ``rows`` takes a lock. A table it returned is never written afterwards:
+    later words are written past its end, into grown copies, or into new
+    buffers after ``clear``.
     """
 
     LIMIT = 500_000  # words kept; past that the table starts afresh
@@ -111,7 +117,24 @@ class WordGrams:
         ngram_range, width and ``char_ids(word)``, the one-word fallback)."""
         self.block = block
         self.packed = PackedGrams.build(block.vocabulary, block.ngram_range)
+        self._lock = threading.Lock()
         self.clear()
+
+    def __getstate__(self) -> dict:
+        """A copy (pickle, deepcopy) starts with no words and a lock of its own."""
+        return {"block": self.block, "packed": self.packed}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self.clear()
+
+    def rows(self, words: list[str]) -> tuple[sp.csr_matrix, list[int]]:
+        """The table, and the row in it of each of ``words`` (repeats allowed),
+        the new words added first."""
+        with self._lock:
+            self.add(list(dict.fromkeys(words)))
+            return self.table(), [self.row[w] for w in words]
 
     def clear(self) -> None:
         """Forget every word (int32 buffers: scipy would copy int64 indices to int32)."""

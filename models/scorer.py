@@ -201,8 +201,8 @@ class _BlockModel:
 
         Word n-grams are looked up per text. Character n-grams never cross a
         word, so a text's counts are the sum of its words' counts: texts x words
-        times words x n-grams (``models.chargrams.WordGrams``: each distinct word analysed once
-        per run).
+        times words x n-grams (``models.chargrams.WordGrams``: each distinct
+        word analysed once per run).
         """
         if self.analyzer != "char_wb":
             lengths, ids = [], []
@@ -218,9 +218,8 @@ class _BlockModel:
             split = text.lower().split()
             lengths.append(len(split))
             words += split
-        self._words.add(list(dict.fromkeys(words)))
-        table = self._words.table()
-        word_text = csr_rows(lengths, map(self._words.row.__getitem__, words), table.shape[0])
+        table, rows = self._words.rows(words)
+        word_text = csr_rows(lengths, rows, table.shape[0])
         # the product has no repeated columns; to CSC and back sorts each row's
         # columns (a counting sort, cheaper than sorting row by row)
         return (word_text @ table).tocsc().tocsr()

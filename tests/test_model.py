@@ -231,3 +231,40 @@ def test_word_gram_table_starting_afresh_changes_no_score(pipeline_model):
     for batch in (sample, many, sample[:3], many):
         expected = pipeline_model.predict_proba(as_matrix(batch))
         assert np.abs(fresh.scores_batch(batch) - expected).max() < 1e-12
+
+
+def test_threads_sharing_a_scorer_get_the_counts_of_one_thread_alone(pipeline_model):
+    """A Dask worker's threads share one model: the run-long word table must
+    not be corrupted by two batches adding words at once (it was: KeyError,
+    IndexError, crashes in the sparse product)."""
+    import copy
+    import random
+    import threading
+
+    from models.scorer import Scorer
+    block = next(b for b in Scorer(pipeline_model).blocks[0] if b.analyzer == "char_wb")
+    block._words.LIMIT = 400  # also start afresh now and then, mid-race
+    rng = random.Random(1)
+
+    def word() -> str:
+        return "".join(rng.choice("abcdefghijklmnop") for _ in range(rng.randint(2, 9)))
+
+    batches = [[" ".join(word() for _ in range(30)) for _ in range(60)] for _ in range(24)]
+    alone = copy.deepcopy(block)  # a copy starts with no words and its own lock
+    expected = [alone.counts(b).toarray() for b in batches]
+    problems: list = []
+
+    def work(indices) -> None:
+        for i in indices:
+            try:
+                if not np.array_equal(block.counts(batches[i]).toarray(), expected[i]):
+                    problems.append(("differs", i))
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                problems.append((type(exc).__name__, i))
+
+    threads = [threading.Thread(target=work, args=(range(k, len(batches), 4),)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert problems == []
