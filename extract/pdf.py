@@ -350,8 +350,9 @@ def extract(path: str | Path, ocr: str = "auto", limits: Limits | None = None,
     ``sandbox``: a parser process to reuse (its limits apply; see
     ``Sandbox.for_process``); by default a child is started for this file.
     ``on_page(doc_id, page)`` is called as each page arrives, so a caller can
-    work on the first pages while the parser reads the rest (its time does not
-    count against the document's time limit)."""
+    work on the first pages while the parser reads the rest (its time counts
+    against the document's time limit only when the parser is behind it;
+    ``Sandbox.records``)."""
     if sandbox is not None:
         return _document(path, ocr, sandbox.limits, sandbox, on_page)
     return _document(path, ocr, limits or Limits(), None, on_page)

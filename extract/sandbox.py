@@ -16,8 +16,9 @@ Limits per document, whatever the child served before:
   document has (nearly) the full budget again; a MemoryError, or a death with
   a peak over half the budget, is ``PdfMemoryLimit``.
 - time: ``Limits.seconds`` for a document, ``Limits.page_seconds`` for any one
-  page. Past either the child and its process group (tesseract included) are
-  killed: ``PdfTimeout``.
+  page, counted while the parent waits for the child (``Sandbox.records`` says
+  how the caller's work between pages is counted). Past either the child and
+  its process group (tesseract included) are killed: ``PdfTimeout``.
 - crashes: a child that dies is ``PdfCrashed`` for that document only.
 
 A child that was killed, crashed, ran out of memory, was abandoned in the
@@ -130,6 +131,11 @@ def _decode(data: bytes, path: str) -> tuple[dict, tuple | None]:
             number, text, width, height, ocr, conf, k = header["page"]
             boxes = np.frombuffer(payload[:32 * k], dtype="<f8").reshape(k, 4)
             offsets = np.frombuffer(payload[32 * k:], dtype="<i8").reshape(k, 2)
+            if k and not (0 <= offsets.min() and offsets.max() <= len(text)
+                          and (offsets[:, 0] <= offsets[:, 1]).all()):
+                raise ValueError("word offsets outside the page text")
+            if not np.isfinite(boxes).all():  # absurd page matrices overflow: no box, not NaN
+                boxes = np.nan_to_num(boxes, nan=0.0, posinf=0.0, neginf=0.0)
             return header, (number, text, width, height, ocr, conf, boxes, offsets)
         if kind == "done" and isinstance(header["info"], dict):
             return header, None
@@ -343,8 +349,13 @@ class Sandbox:
     def records(self, path: str, mode: str, info: dict | None = None) -> Iterator[tuple]:
         """Page records ``(number, text, width, height, ocr, confidence, boxes,
         offsets)`` of ``path`` parsed in the child; raises the child's error.
-        The time limit counts waiting for the child, not the caller's work
-        between pages."""
+
+        The time limit counts waiting for the child. The caller's work between
+        two pages (``extract(on_page=)``) is not counted when the next message
+        is already waiting, as the parser was ahead of the caller; when it is
+        not, the parser was slower (or stalled) and that time counts. So a file
+        gets at most the caller's time on pages already parsed on top of its
+        limit, as with ``prefetch``."""
         if self._ahead is not None and self._ahead != (str(path), mode):
             self._kill()  # it is parsing a document that will not be read
         if self._ahead is None:
@@ -358,7 +369,8 @@ class Sandbox:
                 if page is not None:
                     handed = time.monotonic()
                     yield page
-                    deadline += time.monotonic() - handed  # the caller's time is not the file's
+                    if self.conn.poll(0):  # parser ahead: the caller's time is not the file's
+                        deadline += time.monotonic() - handed
                     continue
                 finished = True
                 if header.get("restart"):

@@ -202,6 +202,41 @@ def test_on_page_sees_each_page_as_it_arrives_and_its_time_is_not_the_files():
     assert doc == extract(HOSTILE / "text.pdf")
 
 
+class _StalledChild:
+    """Stands in for the parser child's end of the pipe (a real pdfium stall
+    cannot be made on demand): page 1 is sent, then nothing. Records the
+    waits asked of it."""
+
+    def __init__(self):
+        self.sent, self.waits = False, []
+
+    def poll(self, timeout=0.0):
+        self.waits.append(timeout)
+        return not self.sent
+
+    def recv_bytes(self):
+        self.sent = True
+        return sandbox._pack({"t": "page", "page": [1, "x", 10.0, 10.0, False, None, 0]},
+                             np.zeros((0, 4), "<f8"), np.zeros((0, 2), "<i8"))
+
+    def close(self):
+        pass
+
+
+def test_the_callers_time_counts_when_the_parser_is_behind():
+    """A parser that has sent nothing while the caller worked gets no more
+    time for it: past the file's limit, no further wait."""
+    box = Sandbox(Limits(seconds=0.3, page_seconds=60))
+    box.conn = child = _StalledChild()
+    box._request = lambda path, mode: None
+    pages = box.records("stalled.pdf", "never")
+    assert next(pages)[0] == 1
+    time.sleep(0.4)  # the caller works on page 1 past the file's limit
+    with pytest.raises(PdfTimeout):
+        next(pages)
+    assert all(wait <= 0 for wait in child.waits[1:])  # no wait granted after page 1
+
+
 def test_children_are_recycled_after_a_number_of_documents():
     with Sandbox(FAST, recycle_after=2) as box:
         pids = []
@@ -452,6 +487,10 @@ def test_scanned_release_is_ocrd_with_text(tmp_path):
     sandbox._pack({"t": "done", "info": [], "grown_mb": 0}),
     sandbox._pack({"t": "done", "info": {}, "grown_mb": "lots"}),
     sandbox._pack({"t": "error", "type": 5, "what": "x", "hint": None}),
+    sandbox._pack({"t": "page", "page": [1, "ab", 1.0, 1.0, False, None, 1]},  # offsets past text
+                  np.zeros((1, 4), "<f8"), np.array([[0, 9]], "<i8")),
+    sandbox._pack({"t": "page", "page": [1, "ab", 1.0, 1.0, False, None, 1]},  # negative
+                  np.zeros((1, 4), "<f8"), np.array([[-1, 1]], "<i8")),
 ])
 def test_a_malformed_reply_from_the_parser_child_is_a_crash_of_that_document(reply):
     """A parser child that was taken over by a hostile PDF may send anything:
@@ -466,4 +505,9 @@ def test_well_formed_replies_decode():
     header, page = sandbox._decode(sandbox._pack(
         {"t": "page", "page": [1, "ab", 10.0, 20.0, False, None, 2]}, boxes, offsets), "a.pdf")
     assert page[:2] == (1, "ab") and page[6].shape == (2, 4) and page[7].shape == (2, 2)
+    overflowed = np.array([[np.nan, 1.0, np.inf, -np.inf]], "<f8")
+    _, page = sandbox._decode(sandbox._pack(
+        {"t": "page", "page": [1, "ab", 10.0, 20.0, False, None, 1]}, overflowed,
+        np.array([[0, 2]], "<i8")), "a.pdf")
+    assert page[6].tolist() == [[0.0, 1.0, 0.0, 0.0]]  # no NaN reaches the results
     assert sandbox._decode(sandbox._pack({"t": "done", "info": {}}), "a.pdf")[1] is None
