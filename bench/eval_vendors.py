@@ -28,9 +28,10 @@ the same vendor key; precision = |predicted & true| / |predicted|, recall =
 Held out. The fuzzy threshold was chosen on the tuning half (clusters whose
 cleanName's first word hashes even, so "Leidos" and "Leidos Holdings" fall
 together), and the rules added with this metric (the "X - DIVISION" rule; the
-HOLDINGS tail, tried and dropped; the fuzzy residue check, generic middle words
-and "A DIVISION OF"; hyphen-joined names, acronyms, "&"-less and mid-name legal
-forms, tried and dropped) were judged on the tuning half's errors only
+HOLDINGS tail, tried and dropped; the fuzzy residue check; generic middle words,
+"A DIVISION OF", hyphen-joined names, acronyms, "&"-less and mid-name legal
+forms, tried and dropped: at most a pair gained, and a review found them merging
+different bodies, e.g. "APEX FEDERAL CREDIT UNION" / "APEX CREDIT UNION") were judged on the tuning half's errors only
 (``--errors tuning``, the default). The HEADLINE is the held-out half (the
 resolver is built from that half's rows only). Caveat: the older name rules and
 parents.tsv rows were written while the previous version of this script printed

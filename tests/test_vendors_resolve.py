@@ -6,8 +6,8 @@ import pytest
 
 from conftest import FIXTURES, ROOT, needs_shared
 from extract.awards import iter_awards
-from vendors.names import (abbreviates, core_key, fuzzy_pairs, middle_key,
-                           normalise, order_key, residues_agree, score, split_dba)
+from vendors.names import (abbreviates, core_key, fuzzy_pairs, normalise,
+                           order_key, residues_agree, score, split_dba)
 from vendors.resolve import Resolver, Vendor, VendorRef, load_parents, vendor_key
 
 
@@ -84,34 +84,31 @@ def test_fuzzy_never_joins_unalike_distinct_words():
     assert not abbreviates("VISION", "VISIONARY") and not abbreviates("GRAND", "GRANT")
 
 
-def test_names_only_division_and_middle_words():
-    assert split_dba("Roadrunner, a division of Acme Inc") == ("ACME INC", "ROADRUNNER")
-    assert split_dba("ROADRUNNER (A DIVISION OF ACME, INC.)") == ("ACME, INC.", "ROADRUNNER")
-    assert normalise("WEST VIRGINIA DIVISION OF REHABILITATION SERVICES") == \
-        "WEST VIRGINIA DIVISION OF REHABILITATION SERVICES"
-    assert middle_key("COMPREHENSIVE HEALTH SERVICES HOLDINGS") == "COMPREHENSIVE HEALTH HOLDINGS"
-    # generic words must not merge different companies
-    assert middle_key("SECURITY SERVICES GROUP") is None
-    assert middle_key("INNOVATIVE SOLUTIONS ASSOCIATES") is None
-    assert middle_key("RECOVERY SOLUTIONS OF SOUTH CAROLINA") is None
-    assert middle_key("EXECUTIVE OFFICE OF THE STATE OF NORTH CAROLINA") is None
+def test_name_rules_that_would_merge_different_companies_are_not_used():
+    """Tried on the Torn Apart tuning half and dropped (bench/eval_vendors.py):
+    each gained a pair or none there, and merges different bodies elsewhere."""
     r = Resolver(parents=None)
     for name in ("FAX PLUS INCORPORATED", "Omni Business Systems-Fax Plus Inc.",
-                 "Comprehensive Health Holdings, Inc.",
-                 "COMPREHENSIVE HEALTH SERVICES HOLDINGS INC",
-                 "Roadrunner Freight", "ROADRUNNER FREIGHT, A DIVISION OF ACME WIDGETS INC",
+                 "APEX FEDERAL CREDIT UNION", "APEX CREDIT UNION",
+                 "POLICE DEPARTMENT, A DIVISION OF THE CITY",
+                 "FIRE DEPARTMENT, A DIVISION OF THE CITY",
+                 "ROADRUNNER FREIGHT (FORMERLY A DIVISION OF ACME WIDGETS INC)",
                  "Acme Widgets, Inc.", "SECURITY SERVICES GROUP", "SECURITY GROUP"):
         r.add(VendorRef(name))
     r.build()
 
     def key(name):
         return r.resolve(VendorRef(name)).key
-    # a hyphen may join two companies (a merger's new name): no join on it
+    # a hyphen may join two companies (a merger's new name)
     assert key("FAX PLUS INC") != key("Omni Business Systems-Fax Plus Inc.")
-    assert key("Comprehensive Health Holdings") == key("COMPREHENSIVE HEALTH SERVICES HOLDINGS")
-    assert key("ROADRUNNER FREIGHT, A DIVISION OF ACME WIDGETS INC") == key("ACME WIDGETS") \
-        == key("ROADRUNNER FREIGHT")
+    # a middle word can be what tells two institutions apart
+    assert key("APEX FEDERAL CREDIT UNION") != key("APEX CREDIT UNION")
     assert key("SECURITY SERVICES GROUP") != key("SECURITY GROUP")
+    # "a division of" names an owner that may be generic, or past
+    assert key("POLICE DEPARTMENT, A DIVISION OF THE CITY") != \
+        key("FIRE DEPARTMENT, A DIVISION OF THE CITY")
+    assert key("ROADRUNNER FREIGHT (FORMERLY A DIVISION OF ACME WIDGETS INC)") != \
+        key("ACME WIDGETS")
 
 
 def test_identifiers_merge_and_separate():

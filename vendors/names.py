@@ -2,8 +2,7 @@
 
 ``normalise("THE GEO GROUP, INC.") == normalise("GEO GROUP INC., THE") == "GEO GROUP"``.
 The rules, in order: Unicode folded to ASCII and upper case; "doing business
-as" splits (the legal name is kept, ``split_dba`` returns both; for "X, A
-DIVISION OF Y" the owner Y is the legal name and X the alias); inverted
+as" splits (the legal name is kept, ``split_dba`` returns both); inverted
 government names ("COLMA, CITY OF" -> "CITY OF COLMA"); trailing "(THE)" and
 state-code or number parentheticals ("(OH)", "(3626)"); "&" and "+" -> AND; punctuation; runs of single
 letters joined ("W W GRAINGER" -> "WW GRAINGER", as "W.W." becomes); trailing
@@ -68,19 +67,10 @@ def fold(name: str) -> str:
     return " ".join(text.upper().split())
 
 
-_DIVISION_OF = re.compile(r"^(?P<unit>.*?\S)[\s,;(-]+(?:A|AN)\s+"
-                          r"(?:DIVISION|DIV\.?|UNIT|SUBSIDIARY)\s+OF\s+(?P<owner>.*?)[\s)]*$")
-
-
 def split_dba(name: str) -> tuple[str, str | None]:
     """``("ACME INC", "ROADRUNNER")`` for "ACME INC D/B/A ROADRUNNER"; ``(name, None)``
-    when there is no "doing business as" (or a.k.a., f.k.a.) part. A division
-    names its owner first: ``("ACME INC", "ROADRUNNER")`` for "ROADRUNNER, A
-    DIVISION OF ACME INC" (also "(A DIVISION OF ...)", "A SUBSIDIARY OF")."""
+    when there is no "doing business as" (or a.k.a., f.k.a.) part."""
     text = fold(name)
-    division = _DIVISION_OF.match(text)
-    if division and division.group("owner").strip(" ,;-"):
-        return division.group("owner").strip(" ,;-"), division.group("unit").strip(" ,;-")
     parts = [p.strip(" ,;-") for p in _DBA.split(text, maxsplit=1)]
     if len(parts) == 2 and parts[0] and parts[1]:
         return parts[0], parts[1]
@@ -193,36 +183,6 @@ def core_key(normalised: str) -> str | None:
             or all(t in GENERIC_TAIL or t in _STOP for t in core):
         return None
     return " ".join(core)
-
-
-# Words too common to tell companies apart: middle_key wants two other words
-# ("SECURITY SERVICES GROUP" is not "SECURITY GROUP").
-GENERIC_WORDS = frozenset("""
-    ADVANCED ALLIED AMERICAN ASSOCIATED ASSOCIATES CENTRAL CONSOLIDATED CONSULTING
-    CONTINENTAL DEFENSE DYNAMIC EASTERN ENTERPRISE ENTERPRISES FIRST GENERAL GLOBAL
-    GROUP HOLDING HOLDINGS INDUSTRIES INNOVATIVE INTEGRATED INTERNATIONAL MANAGEMENT
-    METRO NATIONAL NORTHERN PACIFIC PARTNERS PREMIER PRODUCTS PROFESSIONAL RESOURCES
-    SECURITY SOUTHERN STANDARD STRATEGIC SUPPLY SYSTEMS TECHNICAL TECHNOLOGIES
-    TECHNOLOGY UNITED UNIVERSAL WESTERN WORLD
-""".split()) | GENERIC_TAIL | _STOP
-# Words middle_key drops between the first and last word (not places: NORTH CAROLINA).
-GENERIC_MIDDLE = frozenset("SERVICES SERVICE SOLUTIONS FEDERAL GOVERNMENT SALES".split())
-
-
-def middle_key(normalised: str) -> str | None:
-    """The name without GENERIC_MIDDLE words between its first and last word
-    ("COMPREHENSIVE HEALTH SERVICES HOLDINGS" -> "COMPREHENSIVE HEALTH HOLDINGS"),
-    when a word was removed (never next to AND/OF/THE) and two words outside
-    GENERIC_WORDS, one of them the first, are left; else None."""
-    tokens = normalised.split()
-    if len(tokens) < 3 or tokens[0] in GENERIC_WORDS:
-        return None
-    kept = [tokens[0]] + [t for i, t in enumerate(tokens[1:-1], 1)
-                          if t not in GENERIC_MIDDLE or tokens[i + 1] in _STOP
-                          or tokens[i - 1] in _STOP] + [tokens[-1]]
-    if len(kept) == len(tokens) or sum(t not in GENERIC_WORDS for t in kept) < 2:
-        return None
-    return " ".join(kept)
 
 
 def order_key(normalised: str) -> str | None:

@@ -14,8 +14,7 @@ union-find over normalised names and identifiers, in this order:
    does not chain the two parents together;
 4. name-only matching, only between groups that no identifier separates: the
    same words in another order, the same name less a generic tail ("RELX GROUP",
-   "VISTA OUTDOOR SALES") or generic middle words ("COMPREHENSIVE HEALTH SERVICES
-   HOLDINGS"), a division's head ("X - DIVISION"), a 30-character FPDS
+   "VISTA OUTDOOR SALES"), a division's head ("X - DIVISION"), a 30-character FPDS
    truncation that is the prefix of exactly one longer name, and fuzzy matching
    (``names.fuzzy_pairs``) with the threshold measured in bench/eval_vendors.py;
 5. reviewers' ``vendor_merge`` / ``vendor_split`` events from the decision log
@@ -42,7 +41,7 @@ from typing import Iterable
 
 from .events import Grouping, apply_events
 from .names import (FUZZY_THRESHOLD, core_key, division_head, fuzzy_pairs, long_form,
-                    middle_key, normalise, order_key, split_dba, truncated)
+                    normalise, order_key, split_dba, truncated)
 from .refs import (PARENTS_FILE, Vendor, VendorRef, clean_duns, clean_uei,  # noqa: F401
                    load_parents, vendor_key)
 
@@ -177,10 +176,10 @@ class Resolver:
         self._built = True
 
     def _name_unions(self, uf: _UnionFind, idsets: dict) -> None:
-        """Soft joins by name alone: word order, generic tails and middles, divisions,
-        truncation, fuzzy."""
+        """Soft joins by name alone: word order, generic tails, divisions, truncation,
+        fuzzy."""
         names = sorted(n for n in self._raw if self._count[n] or ("n:" + n) in uf.up)
-        for key_of in (order_key, lambda n: core_key(n) or n, lambda n: middle_key(n) or n):
+        for key_of in (order_key, lambda n: core_key(n) or n):
             groups: dict[str, list[str]] = defaultdict(list)
             for n in names:
                 k = key_of(n)
