@@ -192,6 +192,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3,
                     help="classify runs per setting; the median is reported (noisy machines)")
     args = ap.parse_args()
+    if args.repeat < 1 or args.repeat % 2 == 0:
+        ap.error("--repeat must be an odd number (the median is reported)")
     paths = sorted(p for p in args.pdfs.rglob("*") if p.suffix.lower() == ".pdf")
     if not paths:
         sys.exit(f"no PDFs under {args.pdfs}")
