@@ -14,7 +14,8 @@ Limits per document, whatever the child served before:
   start-up size plus ``Limits.memory_mb``. A document that leaves the child
   grown by more than a quarter of that budget gets it replaced, so the next
   document has (nearly) the full budget again; a MemoryError, or a death with
-  a peak over half the budget, is ``PdfMemoryLimit``.
+  a peak over half the budget, is ``PdfMemoryLimit`` (the child's own peak,
+  which it keeps in a file: ``_watch_peak``).
 - time: ``Limits.seconds`` for a document, ``Limits.page_seconds`` for any one
   page, counted while the parent waits for the child (``Sandbox.records`` says
   how the caller's work between pages is counted). Past either the child and
@@ -43,6 +44,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -149,10 +151,11 @@ def _decode(data: bytes, path: str) -> tuple[dict, tuple | None]:
 
 # ---------------------------------------------------------------- the child
 
-def _vm_kb() -> int | None:
+def _vm_kb(field: str = "VmSize") -> int | None:
+    """A memory figure of this process from /proc (kB): VmSize, VmHWM (peak RSS)..."""
     try:
         with open("/proc/self/status") as fh:
-            return int(next(l for l in fh if l.startswith("VmSize:")).split()[1])
+            return int(next(l for l in fh if l.startswith(field + ":")).split()[1])
     except (OSError, StopIteration, ValueError):
         return None  # no /proc (macOS): time limit only
 
@@ -186,16 +189,31 @@ class _Outbox:
         self.queue.join()
 
 
+def _watch_peak(fd: int) -> None:
+    """Keep this process's own peak RSS (kB) in the file ``fd``, which the
+    parent reads when this process dies (``Sandbox._death``): wait4's figure
+    would also count the parent's peak, which Linux hands down over fork and
+    exec. Memory grows over many milliseconds; a sample every 10 ms sees it."""
+    last = None
+    while True:
+        kb = _vm_kb("VmHWM")
+        if kb is not None and kb != last:
+            os.pwrite(fd, struct.pack("<q", kb), 0)
+            last = kb
+        time.sleep(0.01)
+
+
 def _child_main() -> None:
-    """Entry point of the parser process: ``python -c ... FD LIMITS_JSON``."""
+    """Entry point of the parser process: ``python -c ... FD LIMITS_JSON PEAK_FD``."""
     from extract.pdf import page_records  # the child imports the parser, the parent need not
 
     conn = Connection(int(sys.argv[1]))
     limits = Limits(**json.loads(sys.argv[2]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     out = _Outbox(conn)
+    threading.Thread(target=_watch_peak, args=(int(sys.argv[3]),), daemon=True).start()
     out.put({"t": "ready"})  # the document's clock starts after start-up
-    out.flush()  # the sending thread is running (and has its memory) before the base is taken
+    out.flush()  # the threads are running (and have their memory) before the base is taken
     base_kb = _vm_kb()
     if base_kb is not None:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
@@ -253,6 +271,7 @@ class Sandbox:
         self._stale = False
         self._ahead: tuple[str, str] | None = None  # (path, mode) asked for by prefetch
         self._reading = False  # a records() stream is open
+        self._peak = None  # a file where the child keeps its peak RSS
 
     @classmethod
     def for_process(cls, limits: Limits) -> "Sandbox":
@@ -289,9 +308,13 @@ class Sandbox:
         env = dict(os.environ, OMP_THREAD_LIMIT="1", OPENBLAS_NUM_THREADS="1",
                    PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
         code = "from extract.sandbox import _child_main; _child_main()"
+        self._peak = tempfile.TemporaryFile()  # the child's own peak RSS (_watch_peak)
+        self._peak.write(bytes(8))
+        self._peak.flush()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", code, str(theirs.fileno()), json.dumps(asdict(self.limits))],
-            pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL,
+            [sys.executable, "-c", code, str(theirs.fileno()), json.dumps(asdict(self.limits)),
+             str(self._peak.fileno())],
+            pass_fds=(theirs.fileno(), self._peak.fileno()), env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         theirs.close()
         self.conn, self.served, self._stale = ours, 0, False
@@ -314,6 +337,9 @@ class Sandbox:
                 self.proc.kill()
                 self.proc.wait()
             self.proc = None
+        if self._peak is not None:
+            self._peak.close()
+            self._peak = None
 
     def _kill(self) -> None:
         """Stop the parser and any tesseract it started (its own process group)."""
@@ -419,7 +445,8 @@ class Sandbox:
         try:
             _, status, usage = os.wait4(self.proc.pid, 0)
             self.proc.returncode = code = os.waitstatus_to_exitcode(status)
-            peak_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
+            # the child's own figure; wait4's (kB on Linux) where there is no /proc
+            peak_mb = (self._child_peak_kb() or usage.ru_maxrss) / 1024
         except ChildProcessError:
             code, peak_mb = self.proc.wait(), 0.0
         self._kill()
@@ -434,6 +461,13 @@ class Sandbox:
                                   "Limits.memory_mb if the file is genuine")
         return PdfCrashed(f"the PDF parser died ({how})", path,
                           "the file is malformed in a way that crashes pdfium")
+
+    def _child_peak_kb(self) -> int:
+        """The peak RSS the child last wrote (``_watch_peak``), 0 if none."""
+        try:
+            return struct.unpack("<q", os.pread(self._peak.fileno(), 8, 0))[0]
+        except (AttributeError, OSError, struct.error):
+            return 0
 
 
 atexit.register(Sandbox.close_all)

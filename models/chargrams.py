@@ -141,6 +141,7 @@ class WordGrams:
         self.row: dict[str, int] = {}
         self._indptr = np.zeros(1024, dtype=np.int32)  # buffers, grown by doubling
         self._indices = np.zeros(1 << 16, dtype=np.int32)
+        self._ones = np.ones(0)  # the table's values, never written: shared by its versions
         self._table: sp.csr_matrix | None = None
 
     def add(self, words: list[str]) -> None:
@@ -168,8 +169,10 @@ class WordGrams:
         if self._table is None:
             rows = len(self.row)
             nnz = int(self._indptr[rows])
+            if len(self._ones) < nnz:  # grown as the indices are (doubling), not per batch
+                self._ones = np.ones(len(self._indices))
             self._table = sp.csr_matrix(
-                (np.ones(nnz), self._indices[:nnz], self._indptr[:rows + 1]),
+                (self._ones[:nnz], self._indices[:nnz], self._indptr[:rows + 1]),
                 shape=(rows, self.block.width))
         return self._table
 

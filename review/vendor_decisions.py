@@ -54,7 +54,9 @@ def decision_rows(state: LogState, decisions: list[Decision], reviewer: str, sha
     """Table rows for ``decisions`` (oldest first) and how many were withheld because
     their item is blind to ``reviewer``."""
     rows, hidden = [], 0
-    for d in sorted(decisions, key=lambda d: (d.time, d.id)):
+    # by time; decisions made in the same instant keep the log's order (an
+    # undo after its decision), where a tie broken by the random id would not
+    for d in sorted(decisions, key=lambda d: d.time):
         if d.reviewer != reviewer and d.kind not in VENDOR_KINDS \
                 and blind_to(state.items.get((d.doc_id, d.label)), reviewer, share):
             hidden += 1

@@ -158,6 +158,20 @@ def test_parser_crash_is_an_input_error_and_the_next_file_gets_a_new_parser():
         assert len(list(box.records(str(HOSTILE / "text.pdf"), "auto"))) == 2
 
 
+def test_a_crash_is_not_taken_for_memory_when_this_process_is_the_big_one():
+    """Linux hands a process's peak RSS down over fork and exec, so a child of
+    a large process (the test run, a Dask worker) reports that peak when it
+    dies; that is not the child running out of memory."""
+    ballast = b"x" * (300 * 2**20)  # this process's peak is now above 300 MB
+    with Sandbox(Limits(max_pages=20_000, memory_mb=400)) as box:
+        records = box.records(str(HOSTILE / "many_pages.pdf"), "auto")
+        next(records)
+        os.kill(box.proc.pid, signal.SIGSEGV)
+        with pytest.raises(PdfCrashed, match="SIGSEGV"):
+            list(records)
+    del ballast
+
+
 def test_one_child_serves_many_documents_and_a_bad_file_does_not_poison_the_next():
     text, rotated = extract(HOSTILE / "text.pdf"), extract(HOSTILE / "rotated.pdf")
     with Sandbox(FAST) as box:
