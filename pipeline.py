@@ -285,10 +285,13 @@ def _pool(scheduler: str | None, jobs: int, model_path: Path, paths: list[Path])
 
 def _parse_first_pdf(paths: list[Path], ocr: str) -> None:
     """Start this process's parser child on the first PDF now, so that it
-    starts and parses while the model loads (a run in this process)."""
+    starts and parses while spaCy, the name lists and the model load (a run
+    in this process). Loaded later, inside the first document's page
+    callback, spaCy would keep the child waiting for the next file."""
     first = next((p for p in paths if p.suffix.lower() in PDF_SUFFIXES), None)
     if first is not None:
         pdf.Sandbox.for_process(PDF_LIMITS).prefetch(str(first), ocr)
+        names()
 
 
 def _tasks(paths, done, classifier, encoding, ocr, summary) -> Iterator[tuple]:
