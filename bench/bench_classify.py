@@ -11,12 +11,24 @@ is what a user's run costs; "excl. load" subtracts the separately timed load.
 "cpu" is the CPU time of the run's processes (this one and its workers).
 The stage table then times one run's parts in this process (--jobs 1 path):
 where the time goes.
+
+The floors (--no-floors to skip) time, in the same run, two things any
+classifier of these files must pay, whatever its design, as multiples of the
+same csv read (the read included), to set against the issue's 3x aim:
+  - the csv read plus one minimal results line per record (the DESIGN fields,
+    with the row as metadata, zero scores, no labels or evidence), encoded with
+    the standard json module: the output alone, no model;
+  - the csv read plus scikit-learn's TfidfVectorizer (word 1-2 grams, the
+    baseline the issue names) transforming the distinct (description, PSC,
+    NAICS) texts, fitted beforehand on the training examples (not timed): the
+    baseline's features alone, no cleaning, prediction, evidence or output.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import gc
+import json
 import os
 import sys
 import tempfile
@@ -27,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import pipeline  # noqa: E402
-from extract.awards import AwardFile, RecordBuilder  # noqa: E402
+from extract.awards import PASSAGE_FIELDS, AwardFile, RecordBuilder  # noqa: E402
 from results import Classifier, forget_loaded  # noqa: E402
 from models import store  # noqa: E402
 
@@ -95,6 +107,48 @@ def stages(paths: list[Path], out: Path) -> dict[str, float]:
     return spent
 
 
+def floors(paths: list[Path]) -> dict[str, float]:
+    """Wall seconds of the two floors of the module note (the read included)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from models.data import load_examples
+
+    encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+    zeros = {label: 0.0 for label in ("data_broker", "extreme_vetting", "detention")}
+
+    def minimal_lines() -> None:
+        with tempfile.TemporaryFile("w", encoding="utf-8") as out:
+            for path in paths:
+                with open(path, newline="", encoding="utf-8") as fh:
+                    reader = csv.reader(fh)
+                    header = next(reader)
+                    for i, row in enumerate(reader):
+                        out.write(encode({
+                            "doc_id": f"{path.name}:{i}", "kind": "award",
+                            "source": {"path": str(path), "record": i},
+                            "metadata": dict(zip(header, row)), "scores": zeros,
+                            "labels": [], "entities": [], "model_version": "floor",
+                            "error": None}) + "\n")
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
+    vectorizer.fit([" | ".join(ex.triple) for ex in load_examples()])
+
+    def baseline_features() -> None:
+        texts = {}
+        for path in paths:
+            with AwardFile(path) as award_file:
+                cols = [award_file.header.index(award_file.schema.columns[f])
+                        for f in PASSAGE_FIELDS if f in award_file.schema.columns]
+                for _, row in award_file.rows():
+                    if isinstance(row, list):
+                        texts[" | ".join(row[c] for c in cols if c < len(row))] = None
+        vectorizer.transform(list(texts))
+
+    return {"csv read + a minimal results line per record (no model)":
+            best_of(3, minimal_lines)[0],
+            "csv read + TF-IDF word 1-2 transform of distinct texts (features only)":
+            best_of(3, baseline_features)[0]}
+
+
 def _lap(spent: dict, name: str, t: float) -> float:
     now = time.perf_counter()
     spent[name] += now - t
@@ -106,6 +160,8 @@ def main() -> None:
     ap.add_argument("inputs", nargs="*", default=[str(DEFAULT)])
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-stages", action="store_true", help="skip the per-stage table")
+    ap.add_argument("--no-floors", action="store_true",
+                    help="skip the floors (what any classifier of these files pays)")
     args = ap.parse_args()
     paths = pipeline.expand_inputs(args.inputs)
     if not paths:
@@ -121,6 +177,7 @@ def main() -> None:
             t, summary = best_of(1, lambda: pipeline.run(paths, out, jobs=jobs, force=True))
             runs[jobs] = (t, cpu_seconds() - cpu, summary.records)
         spent = None if args.no_stages else stages(paths, Path(tmp) / "staged.jsonl")
+    floor = None if args.no_floors else floors(paths)
     print(f"input: {len(paths)} files, {rows:,} records")
     print(f"{'csv module, read only':<34} {t_read:7.2f} s  {rows / t_read:>10,.0f} rec/s   1.0x")
     print(f"{'model load (once per run)':<34} {t_load:7.2f} s")
@@ -133,6 +190,10 @@ def main() -> None:
         print(f"\nstages of one in-process run ({total:.2f} s; x = multiple of the csv read)")
         for name, t in spent.items():
             print(f"  {name:<36} {t:7.2f} s  {100 * t / total:5.1f}%  {t / t_read:6.1f}x")
+    if floor:
+        print("\nfloors: what any classifier of these files pays (module note), read included")
+        for name, t in floor.items():
+            print(f"  {name:<72} {t:6.2f} s  {t / t_read:5.1f}x")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ class DateParser:
         self._seen: dict[str, str | None] = {}  # dates repeat a lot within a file
 
     def parse(self, text: str) -> str | None:
+        if not text:  # most date columns of most records are empty
+            return None
         found = self._seen.get(text)
         if found is not None:
             return found

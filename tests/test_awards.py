@@ -129,6 +129,30 @@ def test_clean_text_drops_bookkeeping_but_keeps_the_service():
     assert "@" not in redact(raw) and "IGF::OT::IGF" in redact(raw)
 
 
+def test_clean_text_fast_paths_match_the_plain_definition():
+    """clean_text skips NOISE on text that cannot hold noise and its e-mail
+    branch on text with no "@"; the result must be the plain definition's."""
+    import random
+    import re
+
+    from extract.clean import NOISE
+
+    def plain(text):
+        return re.sub(r"\s+", " ", NOISE.sub(" ", text)).strip()
+
+    pieces = ["IGF::OT::IGF", "IGF :: CT :: IGF", "AMB#5943", "ITSR-12A", "AMB 7", "CAMB 5",
+              "(202) 732-2906", "202.732.2906", "1202-732-29061", "J.DOE@ICE.DHS.GOV", "a@b",
+              "COR: JANE DOE", "ACOR - J. Q. PUBLIC", "POC:JANE A. DOE", "CONTACT- Ann Lee",
+              "CORRECTIONS", "DETENTION", "bed space", "\u00a0", "\u2003", "\x1c", "\t\n",
+              " ", "  ", "IGF", "C", "P", "(", "7", "\u0663\u0663\u0663-\u0663\u0663\u0663-1234"]
+    rng = random.Random(7)
+    texts = ["".join(rng.choice(pieces) + rng.choice(["", " ", "\n"])
+                     for _ in range(rng.randint(1, 8)))
+             for _ in range(3000)]
+    for text in texts:
+        assert clean_text(text) == plain(text), text
+
+
 def test_record_triple_is_what_the_model_reads():
     doc = docs(API_SAMPLE)[0]
     assert record_triple(doc) == tuple(clean_text(p.text) for p in doc.passages)
