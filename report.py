@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from extract.errors import InputError
+from vendors.lines import line_problem, printable
 
 LABEL_ORDER = ("data_broker", "extreme_vetting", "detention")
 
@@ -35,8 +36,11 @@ def read_results(paths: list[str | Path]) -> ResultsSummary:
             for n, raw in enumerate(fh, 1):
                 try:
                     line = json.loads(raw)
-                except json.JSONDecodeError:
-                    summary.errors += 1  # a torn line: counted, not fatal
+                except (ValueError, RecursionError):  # torn, or not JSON Python reads
+                    summary.errors += 1  # counted, not fatal
+                    continue
+                if type(line) is not dict or line_problem(line):
+                    summary.errors += 1  # not a results line (a field of the wrong type)
                     continue
                 summary.records += 1
                 summary.model_versions[line.get("model_version")] += 1
@@ -48,7 +52,7 @@ def read_results(paths: list[str | Path]) -> ResultsSummary:
                     label = item["label"]
                     summary.by_label[label] += 1
                     summary.dollars[label] += amount
-                    summary.by_label_agency[(label, line.get("agency") or "none")] += 1
+                    summary.by_label_agency[(label, printable(line.get("agency")) or "none")] += 1
                     summary.vendors[label][_vendor_name(line)] += amount
     return summary
 
@@ -56,9 +60,9 @@ def read_results(paths: list[str | Path]) -> ResultsSummary:
 def _vendor_name(line: dict) -> str:
     """The vendor, or for a document that names none (a PIA, a FOIA letter) its file name."""
     if line.get("vendor"):
-        return line["vendor"]
+        return printable(line["vendor"])  # document text: no terminal escapes
     path = (line.get("source") or {}).get("path")
-    return f"(no vendor named) {Path(path).name}" if path else "(no vendor named)"
+    return f"(no vendor named) {printable(Path(path).name)}" if path else "(no vendor named)"
 
 
 def _money(x: float) -> str:

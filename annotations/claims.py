@@ -93,7 +93,7 @@ class Claims:
         raw = os.pread(fd, size, 0) if size else b""
         try:
             data = json.loads(raw) if raw.strip() else {}
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # decode errors, JSON errors, 4,300-digit ints
             return {}               # torn by a crash: claims are ephemeral
         if not isinstance(data, dict):
             return {}

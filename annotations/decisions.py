@@ -173,6 +173,10 @@ class DecisionLog:
                 what = "incomplete last line (no newline)" if torn else "not JSON"
                 problems.append(LogProblem(n, f"{what}: {exc}: {_preview(raw)}"))
                 continue
+            except ValueError:   # valid JSON Python will not read: an int of 4,300+ digits
+                problems.append(LogProblem(n, f"not a valid decision: a number too long: "
+                                              f"{_preview(raw)}"))
+                continue
             except (InputError, TypeError) as exc:
                 problems.append(LogProblem(n, f"not a valid decision: {exc}"))
                 continue

@@ -10,6 +10,7 @@ the log that could not be used, with its 1-based line number.
 """
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass, field
 from operator import attrgetter
 from datetime import datetime, timezone
@@ -72,16 +73,17 @@ class Decision:
         for value in _strings_of(self):
             if type(value) is not str:
                 name = next(n for n in _STRINGS if getattr(self, n) is value)
-                raise InputError(f"{name} must be a string, not {value!r}")
+                raise InputError(f"{name} must be a string, not {_short(value)}")
         if not self.doc_id:
             raise InputError("empty doc_id")
         if self.kind not in KINDS:
-            raise InputError(f"unknown kind {self.kind!r}", hint=f"kinds are {', '.join(KINDS)}")
+            raise InputError(f"unknown kind {_short(self.kind)}",
+                             hint=f"kinds are {', '.join(KINDS)}")
         if self.answer not in ANSWERS:
-            raise InputError(f"unknown answer {self.answer!r}",
+            raise InputError(f"unknown answer {_short(self.answer)}",
                              hint=f"answers are {', '.join(ANSWERS)}")
         if self.label not in LABELS and not (self.label == "" and self.kind in _BLANK_LABEL):
-            raise InputError(f"unknown label {self.label!r}",
+            raise InputError(f"unknown label {_short(self.label)}",
                              hint=f"labels are {', '.join(LABELS)}")
         if self.kind == "undo" and not self.target:
             raise InputError("undo without target")
@@ -91,7 +93,17 @@ class Decision:
             raise InputError("extra must be an object")
         score = self.score
         if score is not None and type(score) is not float and type(score) is not int:
-            raise InputError(f"score must be a number or null, not {score!r}")
+            raise InputError(f"score must be a number or null, not {_short(score)}")
+
+
+def _short(value) -> str:
+    """A value for a message: a short repr (a log line can be huge)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
 
 
 _FIELDS = frozenset(Decision.__dataclass_fields__)

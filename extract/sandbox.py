@@ -131,6 +131,11 @@ def _decode(data: bytes, path: str) -> tuple[dict, tuple | None]:
             raise ValueError("grown_mb is not a number")
         if kind == "page":
             number, text, width, height, ocr, conf, k = header["page"]
+            if not (type(number) is int and type(text) is str and type(ocr) is bool
+                    and all(type(v) in (int, float) for v in (width, height))
+                    and (conf is None or type(conf) in (int, float))
+                    and type(k) is int and k >= 0 and len(payload) == 48 * k):
+                raise ValueError("a page field of the wrong type or size")
             boxes = np.frombuffer(payload[:32 * k], dtype="<f8").reshape(k, 4)
             offsets = np.frombuffer(payload[32 * k:], dtype="<i8").reshape(k, 2)
             if k and not (0 <= offsets.min() and offsets.max() <= len(text)
@@ -145,7 +150,8 @@ def _decode(data: bytes, path: str) -> tuple[dict, tuple | None]:
                 and isinstance(header["hint"], (str, type(None))):
             return header, None
         raise ValueError(f"unknown message {kind!r}")
-    except (struct.error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+    except (struct.error, ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError,
+            OverflowError) as exc:
         raise PdfCrashed("the PDF parser sent a malformed reply", path, str(exc)[:200]) from None
 
 

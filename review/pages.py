@@ -50,14 +50,17 @@ class DataRoot:
     def resolve(self, path: str | Path, bases: list[Path] = ()) -> Path:
         """The real path of ``path`` (absolute, or relative to the working directory,
         the root or one of ``bases``), refused when it lies outside the root."""
-        p = Path(str(path)).expanduser()
+        p = Path(str(path))     # a results line is not a shell: no "~" expansion
         candidates = [p] if p.is_absolute() else [Path.cwd() / p, self.root / p] + \
             [Path(b) / p for b in bases]
         outside = None
         for cand in candidates:
-            if not (cand.exists() or cand.is_symlink()):
+            try:
+                if not (cand.exists() or cand.is_symlink()):
+                    continue
+                real = cand.resolve()
+            except (OSError, RuntimeError, ValueError):  # too long, a symlink loop, a NUL
                 continue
-            real = cand.resolve()
             if not real.is_relative_to(self.root):
                 outside = real
                 continue
@@ -129,10 +132,12 @@ def draw_boxes(png: bytes | Path, boxes: list, scale: float = SCALE,
         for box in boxes or ():
             try:
                 x0, top, x1, bottom = (float(v) * scale for v in box[:4])
-            except (TypeError, ValueError):
+                x0, x1 = sorted((x0, x1))
+                top, bottom = sorted((top, bottom))
+                draw.rectangle([x0 - 2, top - 2, x1 + 2, bottom + 2], outline=color, width=3,
+                               fill=(255, 212, 59, 60))
+            except (TypeError, ValueError, OverflowError):
                 continue
-            draw.rectangle([x0 - 2, top - 2, x1 + 2, bottom + 2], outline=color, width=3,
-                           fill=(255, 212, 59, 60))
         buf = io.BytesIO()
         img.save(buf, format="PNG")
     return buf.getvalue()

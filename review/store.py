@@ -80,13 +80,69 @@ class ResultStore:
         if not isinstance(line, dict) or line.get("doc_id") != self.doc_ids[i]:
             raise InputError("results file changed since it was loaded", path,
                              "reload the page to read it again")
-        return line
+        return item_view(line)
 
     def related(self, i: int) -> list[int]:
         """Other rows of the same award and vendor (award records only), by date."""
         key = self.group_of[i] if self.group_of else None
         rows = [j for j in self.groups.get(key, ()) if j != i] if key else []
         return sorted(rows, key=lambda j: (self.dates[j], j))
+
+
+_VIEW_TEXT = ("agency_name", "department", "piid", "parent_piid", "award_key", "modification",
+              "action_date", "start_date", "end_date", "parent_name")
+
+
+def item_view(line: dict) -> dict:
+    """``line`` with the fields the item view reads made safe to read.
+
+    The queue columns were checked when the file was loaded; the rest of a
+    line (source, page counts, evidence pages and boxes) is whatever the file
+    says. Values of the wrong type are dropped and boxes made sane, so a
+    hostile line shows less instead of raising in the reviewer's page; a
+    well-formed line comes back equal.
+    """
+    line = dict(line)
+    src = dict(line["source"]) if type(line.get("source")) is dict else {}
+    if type(src.get("path")) is not str:
+        src["path"] = ""
+    if src.get("record") is not None and type(src["record"]) is not int:
+        src["record"] = None
+    line["source"] = src
+    meta = dict(line["metadata"]) if type(line.get("metadata")) is dict else {}
+    for key in _VIEW_TEXT:
+        if key in meta and type(meta[key]) is not str:
+            del meta[key]
+    if "pages" in meta and not (type(meta["pages"]) is int and 1 <= meta["pages"] <= 10 ** 6):
+        del meta["pages"]
+    if "ocr_pages" in meta:
+        ocr = meta["ocr_pages"]
+        meta["ocr_pages"] = [p for p in ocr if type(p) is int] if type(ocr) is list else []
+    line["metadata"] = meta
+    line["labels"] = [{**item, "evidence": _evidence(item["evidence"])} if "evidence" in item
+                      else item for item in line.get("labels") or ()]  # our labels: _row_ok
+    return line
+
+
+def _evidence(items) -> list[dict]:
+    out = []
+    for ev in items if type(items) is list else ():
+        if type(ev) is not dict:
+            continue
+        page, boxes = ev.get("page"), ev.get("boxes")
+        ev = dict(ev)
+        if page is not None and not (type(page) is int and page >= 1):
+            ev["page"] = None
+        if boxes is not None:
+            ev["boxes"] = [b for b in boxes if _box_ok(b)] if type(boxes) is list else []
+        out.append(ev)
+    return out
+
+
+def _box_ok(box) -> bool:
+    return (type(box) is list and len(box) == 4
+            and all(type(v) in (int, float) and -1e6 < v < 1e6 for v in box)
+            and box[0] <= box[2] and box[1] <= box[3])
 
 
 def group_key(line: dict) -> str | None:
@@ -222,6 +278,9 @@ _SCORE = 1e38     # beyond a float32 (NaN passes: json.dumps writes it for a NaN
 _STR = frozenset((str, type(None)))
 
 
+_LABEL_SET = frozenset(LABELS)
+
+
 def _row_ok(line: dict) -> bool:
     """True for a line whose fields are of the usual types (the fast, common case);
     False sends it to ``_row_problem``, which is exact."""
@@ -243,7 +302,8 @@ def _row_ok(line: dict) -> bool:
         if type(value) is not float or not -_SCORE <= value <= _SCORE:
             return False
     for item in labels or ():
-        if type(item) is not dict or type(item.get("label")) is not str:
+        if type(item) is not dict or type(item.get("label")) is not str \
+                or item["label"] not in _LABEL_SET:
             return False
     return True
 
@@ -287,6 +347,8 @@ def _row_problem(line: dict) -> str:
         for item in labels:
             if type(item) is not dict or type(item.get("label")) is not str:
                 return f"labels holds {_kind(item)}, not an object with a label"
+            if item["label"] not in _LABEL_SET:
+                return f"unknown label {_kind(item['label'])}; labels are {', '.join(LABELS)}"
     return ""
 
 

@@ -31,6 +31,7 @@ from review.text import md, money
 from review.ui.common import goto
 from review.vendor_decisions import blind_items, decision_rows, review_cell, shown_status
 from vendors.events import event_list
+from vendors.lines import safe_link
 from vendors.rollup import STATUSES, Rollup, documents_of, rollup
 
 FLASH = "vendors_flash"
@@ -120,16 +121,17 @@ def _drill_down(roll: Rollup, files: tuple, log_key: tuple, log: DecisionLog, st
                         f"{md(money(row.obligated))} on {row.documents} documents · "
                         f"reviewers confirmed {row.confirmed}, rejected {row.rejected}")
             for e in row.evidence:
-                link = f" ([record]({e.link}))" if e.link.startswith("https://") else ""
+                url = safe_link(e.link)
+                link = f" ([record]({url}))" if url else ""
                 seen = shown_status(state, e.doc_id, row.category, reviewer, share, e.review)
                 st.markdown(f"> {md(e.text)}  \n> — {md(e.where())}, {md(seen)}{link}")
             note = f"vendors_note_{key}_{row.category}"     # read in the callback, when clicked
             st.text_input("Note", key=note)
             a, b = st.columns(2)
-            a.button(f"Confirm {row.category} vendor", key=f"vendors_ok_{key}_{row.category}",
+            a.button(f"Confirm {md(row.category)} vendor", key=f"vendors_ok_{key}_{row.category}",
                      on_click=_decide, args=(log, reviewer, row, "accept", note, roll),
                      disabled=row.vendor_decision == "accept")
-            b.button(f"Reject {row.category} vendor", key=f"vendors_no_{key}_{row.category}",
+            b.button(f"Reject {md(row.category)} vendor", key=f"vendors_no_{key}_{row.category}",
                      on_click=_decide, args=(log, reviewer, row, "reject", note, roll),
                      disabled=row.vendor_decision == "reject")
     st.markdown("#### Documents")
@@ -144,7 +146,7 @@ def _drill_down(roll: Rollup, files: tuple, log_key: tuple, log: DecisionLog, st
               "action_date": d["action_date"] or "", "agency": d["agency"] or "",
               "title": d["title"], "where": f"{Path(d['path'] or '').name} "
                                             f"{d['record'] if d['record'] is not None else ''}",
-              "link": d["link"]} for d in docs]
+              "link": safe_link(d["link"])} for d in docs]
     st.dataframe(table, hide_index=True,
                  column_config={"link": st.column_config.LinkColumn()})
     labelled = [(d["doc_id"], label) for d in docs for label in d["labels"]]

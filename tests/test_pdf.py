@@ -505,6 +505,11 @@ def test_scanned_release_is_ocrd_with_text(tmp_path):
                   np.zeros((1, 4), "<f8"), np.array([[0, 9]], "<i8")),
     sandbox._pack({"t": "page", "page": [1, "ab", 1.0, 1.0, False, None, 1]},  # negative
                   np.zeros((1, 4), "<f8"), np.array([[-1, 1]], "<i8")),
+    sandbox._pack({"t": "page", "page": [1, 12345, 1.0, 1.0, False, None, 0]}),  # text a number
+    sandbox._pack({"t": "page", "page": [{"x": 1}, "x", "w", None, "yes", "c", 0]}),
+    sandbox._pack({"t": "page", "page": [1, "ab", 1.0, 1.0, False, None, 1]},  # extra bytes
+                  np.zeros((2, 4), "<f8"), np.array([[0, 1]], "<i8")),
+    b"\x00\x10\x00\x00" + b"[" * 4096 + b" " * (0x1000 - 4096),  # nested past the recursion limit
 ])
 def test_a_malformed_reply_from_the_parser_child_is_a_crash_of_that_document(reply):
     """A parser child that was taken over by a hostile PDF may send anything:

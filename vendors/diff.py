@@ -25,7 +25,7 @@ from pathlib import Path
 
 from extract.errors import InputError
 from vendors.export import COLUMNS
-from vendors.lines import sha256_file
+from vendors.lines import printable, sha256_file
 from vendors.rows import Rollup, VendorRow, label_rank
 
 KINDS = ("added", "removed", "category_added", "category_removed", "status")
@@ -195,9 +195,7 @@ def render_diff(d: Diff, quote_chars: int = 160) -> str:
     return "\n".join(out)
 
 
-def _plain(text) -> str:
-    """One printable line: control characters (terminal escapes) made visible."""
-    return "".join(ch if ch.isprintable() else " " for ch in str(text or "")).strip()
+_plain = printable
 
 
 def write_diff(d: Diff, path: str | Path) -> Path:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from extract.errors import InputError
 from extract.files import write_whole
+from vendors.lines import printable, safe_link
 from vendors.rows import Rollup, VendorRow
 
 COLUMNS = ("vendor", "parent", "category", "status", "agencies", "obligated", "first_date",
@@ -184,8 +185,8 @@ def _entry(i: int, row: VendorRow, quote_chars: int) -> list[str]:
         lines.append(f"- Customers: {md_escape(row.agencies)}")
     span = ""
     if row.first_date:
-        span = f", {row.first_date}" + (f" to {row.last_date}" if row.last_date != row.first_date
-                                        else "")
+        span = f", {md_escape(row.first_date)}" + (
+            f" to {md_escape(row.last_date)}" if row.last_date != row.first_date else "")
     lines.append(f"- Obligated: {money(row.obligated)} on {row.documents:,} supporting "
                  f"document{'s' if row.documents != 1 else ''}{span}")
     review = f"best model score {row.best_score:.2f}"
@@ -236,8 +237,8 @@ def spellings_and_members(row: VendorRow) -> tuple[list[str], list[str]]:
 
 def _link(e) -> str:
     label = md_escape(e.where())
-    url = e.link.replace("(", "%28").replace(")", "%29").replace(" ", "%20")
-    if url.startswith("https://"):
+    url = safe_link(e.link)
+    if url:
         return f"[{label}]({url})"
     return f"{label}, `{md_escape(e.doc_id)}`"
 
@@ -328,8 +329,7 @@ def problem_lines(problems: list[str]) -> list[str]:
     return shown
 
 
-def _one_line(text: str) -> str:
-    return "".join(ch if ch.isprintable() else " " for ch in str(text)).strip()
+_one_line = printable
 
 
 def render_summary(pub: Published) -> str:

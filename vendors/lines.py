@@ -3,10 +3,12 @@ line says about its vendor, and where a reader sees the document."""
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
 
+from annotations.record import LABELS
 from extract.errors import InputError
 
 from .refs import VendorRef
@@ -23,6 +25,8 @@ except ImportError:  # pragma: no cover - the plain library is a fine fallback
     JSON_ERRORS = (ValueError, UnicodeDecodeError)
 
 USASPENDING = "https://www.usaspending.gov/award/"
+# What doc_link makes of an award: the generated award id, percent-quoted.
+_AWARD_URL = re.compile(re.escape(USASPENDING) + r"[A-Za-z0-9%._~-]+/")
 
 
 def doc_link(line: dict, page: int | None = None) -> str:
@@ -33,6 +37,20 @@ def doc_link(line: dict, page: int | None = None) -> str:
         return USASPENDING + quote(key, safe="") + "/"
     path = (line.get("source") or {}).get("path") or ""
     return path + (f"#page={page}" if page else "")
+
+
+def safe_link(link: str | None) -> str | None:
+    """``link`` if it is a USAspending award page as ``doc_link`` builds it, else None.
+
+    A PDF's link is its ``source.path``, which a hostile results line sets to
+    anything; only the award pages we build ourselves are shown as links.
+    """
+    return link if link and _AWARD_URL.fullmatch(link) else None
+
+
+def printable(text) -> str:
+    """One printable line: control characters (terminal escapes, newlines) become spaces."""
+    return "".join(ch if ch.isprintable() else " " for ch in str(text or "")).strip()
 
 
 def ref_of(line: dict) -> tuple:
@@ -116,6 +134,8 @@ def line_problem(line: dict) -> str | None:
         if not isinstance(item.get("label"), _TEXT) or (type(score) is not float
                                                         and type(score) is not int):
             return "a label's label / score is of the wrong type"
+        if item["label"] not in LABELS:
+            return f"unknown label {_kind(item['label'])}; labels are {', '.join(LABELS)}"
         evidence = item.get("evidence")
         if evidence is None:
             continue

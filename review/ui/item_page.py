@@ -133,7 +133,8 @@ def decision_bar(ctx: Ctx, i: int, line: dict) -> None:
 
 
 def _predicted(line: dict) -> set[str]:
-    return {x.get("label") for x in line.get("labels") or [] if isinstance(x, dict)}
+    """The line's labels that are ours (a hostile line may name anything)."""
+    return {x.get("label") for x in line.get("labels") or [] if isinstance(x, dict)} & set(LABELS)
 
 
 def facts(line: dict) -> str:
@@ -204,11 +205,11 @@ def pdf_pages(ctx: Ctx, line: dict, label: str) -> None:
         return
     evs = next((x.get("evidence") or [] for x in line.get("labels") or []
                 if isinstance(x, dict) and x.get("label") == label), [])
-    pages = int((line.get("metadata") or {}).get("pages") or 1)
-    first = next((ev["page"] for ev in evs if ev.get("page")), 1)
+    on = sorted({ev["page"] for ev in evs if ev.get("page")})   # ints: store.item_view
+    pages = max([(line.get("metadata") or {}).get("pages") or 1, *on])
+    first = on[0] if on else 1
     page = st.number_input(f"Page (1-{pages}); evidence on "
-                           + (", ".join(str(p) for p in sorted({e.get('page') for e in evs
-                                                                 if e.get('page')})) or "none"),
+                           + (", ".join(str(p) for p in on) or "none"),
                            min_value=1, max_value=pages, value=first,
                            key=f"page_{line['doc_id']}")
     boxes = [b for ev in evs if ev.get("page") == page for b in ev.get("boxes") or []]
@@ -268,7 +269,7 @@ def render(ctx: Ctx) -> None:
         st.subheader("Evidence")
         evidence(ctx, line, label)
         for other in sorted(_predicted(line) - {label}):
-            with st.expander(f"Evidence for {other}"):
+            with st.expander(f"Evidence for {md(other)}"):
                 evidence(ctx, line, other)
         if line.get("kind") == "pdf":
             st.subheader("Document")
