@@ -147,11 +147,14 @@ def _classify(args) -> int:
             bar.set_postfix(pages=run.pages, refresh=False)
         bar.refresh()
 
-    summary = pipeline.run(args.inputs, args.output, Path(args.model), jobs=args.jobs,
-                           force=args.force, encoding=args.encoding, ocr=args.ocr,
-                           progress=progress if bar else None, scheduler=args.scheduler)
-    if bar:
-        bar.close()
+    try:  # "is not None": a tqdm bar with no total yet refuses bool()
+        summary = pipeline.run(args.inputs, args.output, Path(args.model), jobs=args.jobs,
+                               force=args.force, encoding=args.encoding, ocr=args.ocr,
+                               progress=progress if bar is not None else None,
+                               scheduler=args.scheduler)
+    finally:
+        if bar is not None:
+            bar.close()
     for message in summary.messages:
         print(f"Error: {message}", file=sys.stderr)
     if summary.failed_records:

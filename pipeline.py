@@ -10,9 +10,11 @@ record becomes an error line and the run goes on; the summary says how many fail
 """
 from __future__ import annotations
 
+import codecs
 import gc
 import json
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -38,27 +40,42 @@ PDF_LIMITS = pdf.Limits()
 
 
 # ---------------------------------------------------------------- inputs
-def expand_inputs(inputs: list[str | Path]) -> list[Path]:
+def expand_inputs(inputs: list[str | Path], empty: list[str] | None = None) -> list[Path]:
     """Files as given, folders searched recursively for award files; sorted,
-    hidden files and folders skipped, duplicates dropped."""
+    hidden files and folders skipped, duplicates (one file spelled two ways)
+    dropped. Folders holding no input are added to ``empty`` when given."""
     found: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
+            before = len(found)
             for child in sorted(path.rglob("*")):
                 rel = child.relative_to(path).parts
                 if child.is_file() and not any(p.startswith(".") for p in rel) \
                         and child.suffix.lower() in AWARD_SUFFIXES | PDF_SUFFIXES:
                     found.append(child)
+            if len(found) == before and empty is not None:
+                empty.append(str(path))
         else:
             found.append(path)  # a missing or odd file becomes an error line
     seen, out = set(), []
     for p in found:
-        key = str(p)
+        key = canonical(p)
         if key not in seen:
             seen.add(key)
             out.append(p)
     return out
+
+
+def canonical(path: str | Path | None) -> str | None:
+    """One spelling per file ("in/a.csv", "./in/a.csv", "/abs/in/a.csv"), so a
+    resumed run finds what an earlier run wrote whatever way the file was given."""
+    if path is None:
+        return None
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):
+        return str(path)
 
 
 def count_records(path: Path) -> int:
@@ -83,9 +100,24 @@ _DASK_MODELS: dict[str, Classifier] = {}  # model path -> Classifier, in a Dask 
 _DASK_LOCK = threading.Lock()
 
 
-def _init_worker(model_path: str) -> None:
+def _init_worker(model_path: str, parent: int) -> None:
     global _WORKER
+    _die_with(parent)
     _WORKER = Classifier.from_path(Path(model_path))
+
+
+def _die_with(parent: int) -> None:
+    """Linux: end this pool worker when the run that started it is killed
+    (SIGKILL gives the pool no chance to stop it; each worker holds a model)."""
+    try:
+        import ctypes
+        import signal
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return  # not Linux: the worker exits when the pool's pipe closes
+    if os.getppid() != parent:  # the parent died before the call above
+        os._exit(1)
 
 
 def _in_worker(fn, *args):
@@ -180,34 +212,48 @@ class OutputExists(ScreenError):
     pass
 
 
-def read_done(output: Path, model_version: str) -> dict[str, set[int | None]]:
-    """``{path: records}`` already in ``output`` (None: the whole file failed).
+def read_done(output: Path, model_version: str, errors: list[dict] | None = None
+              ) -> dict[str, set[int | None]]:
+    """``{canonical path: records}`` already in ``output`` (None: the whole file
+    failed, or a PDF). The error lines found are added to ``errors`` when given.
 
-    A line torn by a crash is cut off and redone. Whole-file errors are not
-    retried on resume (``--force`` starts again).
+    A last line torn by a crash is cut off and redone. Whole-file errors are
+    not retried on resume (``--force`` starts again). A file that is not
+    results (a complete line that is not a results line: a CSV given as
+    ``-o`` by mistake) is refused, never cut.
     """
     done: dict[str, set[int | None]] = {}
     if not output.exists():
         return done
     good_end = 0
-    with open(output, "rb") as fh:
-        for raw in fh:
-            if not raw.endswith(b"\n"):
-                break  # torn by a crash: dropped and redone
-            try:
-                line = json.loads(raw)
-            except json.JSONDecodeError:
-                break
-            if line.get("model_version") != model_version:
-                raise OutputExists("results were made by another model", str(output),
-                                   f"{line.get('model_version')} there, {model_version} now; "
-                                   "use --force to start again")
-            src = line.get("source", {})
-            done.setdefault(src.get("path"), set()).add(src.get("record"))
-            good_end += len(raw)
-    if good_end < output.stat().st_size:
-        with open(output, "r+b") as fh:
-            fh.truncate(good_end)
+    try:
+        with open(output, "rb") as fh:
+            for n, raw in enumerate(fh, 1):
+                if not raw.endswith(b"\n"):
+                    break  # torn by a crash: dropped and redone
+                try:
+                    line = json.loads(raw)
+                except (ValueError, RecursionError):
+                    line = None
+                src = line.get("source") if type(line) is dict else None
+                if type(src) is not dict or "model_version" not in line:
+                    raise OutputExists("the output file is not a results file", str(output),
+                                       f"line {n} is not a results line; give another -o, "
+                                       "or --force to replace the file")
+                if line["model_version"] != model_version:
+                    raise OutputExists("results were made by another model", str(output),
+                                       f"{line.get('model_version')} there, {model_version} "
+                                       "now; use --force to start again")
+                done.setdefault(canonical(src.get("path")), set()).add(src.get("record"))
+                if line.get("error") and errors is not None:
+                    errors.append(line)
+                good_end += len(raw)
+        if good_end < output.stat().st_size:
+            with open(output, "r+b") as fh:
+                fh.truncate(good_end)
+    except OSError as exc:
+        raise ScreenError("cannot read the existing results", str(output),
+                          exc.strerror or str(exc)) from exc
     return done
 
 
@@ -228,15 +274,24 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
     """
     if ocr not in ("auto", "always", "never"):
         raise ScreenError(f"unknown OCR mode {ocr!r}", hint="use auto, always or never")
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ScreenError(f"unknown text encoding {encoding!r}",
+                              hint="e.g. utf-8, cp1252, latin-1, utf-16") from None
     started = time.perf_counter()
     output = Path(output)
-    paths = expand_inputs(inputs)
+    empty: list[str] = []
+    paths = expand_inputs(inputs, empty)
+    _check_output(output, paths)
     if jobs <= 1 and not scheduler:
         _parse_first_pdf(paths, ocr)
+    earlier: list[dict] = []
     try:
         classifier = Classifier.from_path(model_path)
         version = classifier.model_version
-        done = {} if force else read_done(output, version)
+        done = {} if force else read_done(output, version, earlier)
         pool = _pool(scheduler, jobs, model_path, paths)
     except BaseException:
         pdf.Sandbox.close_all()
@@ -246,13 +301,23 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
     if force and output.exists():
         output.unlink()
     summary = RunSummary(output=str(output), model_version=version, files=len(paths))
+    for folder in empty:
+        summary.failed_files.append(folder)
+        summary.messages.append(f"no award files or PDFs in the folder ({folder}): it holds "
+                                f"no {', '.join(sorted(AWARD_SUFFIXES | PDF_SUFFIXES))} files")
+    _earlier_errors(earlier, summary)
     total = sum(count_records(p) for p in paths)
     if progress:
         progress(0, total, summary)
-    output.parent.mkdir(parents=True, exist_ok=True)
     written = 0
     try:
-        with open(output, "a", encoding="utf-8") as out:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            out = open(output, "a", encoding="utf-8")
+        except OSError as exc:
+            raise ScreenError("cannot write results", str(output),
+                              exc.strerror or str(exc)) from exc
+        with out:
             tasks = _tasks(paths, done, classifier, encoding, ocr, summary)
             for lines, pages in _execute(tasks, classifier, pool, jobs):
                 if lines:
@@ -272,6 +337,33 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
     return summary
 
 
+def _check_output(output: Path, paths: list[Path]) -> None:
+    """Refuse an output that is a folder or one of the inputs, before any work."""
+    if output.is_dir():
+        raise ScreenError("the output is a folder", str(output),
+                          "give a file name, e.g. -o results.jsonl")
+    if canonical(output) in {canonical(p) for p in paths}:
+        raise ScreenError("the output is one of the inputs", str(output),
+                          "give another file name, e.g. -o results.jsonl")
+
+
+def _earlier_errors(lines: list[dict], summary: RunSummary) -> None:
+    """Failures an earlier run wrote to ``output`` still count: a re-run over
+    the same inputs must not look clean (``--force`` retries them)."""
+    records = 0
+    for line in lines:
+        src = line.get("source") or {}
+        if src.get("record") is None:
+            summary.failed_files.append(str(src.get("path")))
+            error = line.get("error")
+            message = error.get("message") if type(error) is dict else None
+            summary.messages.append(f"{message or src.get('path')} (in an earlier run; "
+                                    "--force retries it)")
+        else:
+            records += 1
+    summary.failed_records += records   # the CLI says where their error lines are
+
+
 def _pool(scheduler: str | None, jobs: int, model_path: Path, paths: list[Path]):
     """A Dask cluster, a process pool (jobs > 1), or None (this process)."""
     if scheduler:
@@ -280,7 +372,8 @@ def _pool(scheduler: str | None, jobs: int, model_path: Path, paths: list[Path])
         return None
     if any(p.suffix.lower() in PDF_SUFFIXES for p in paths):
         names()  # the name lists, built once here and inherited by forked workers
-    return ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(str(model_path),))
+    return ProcessPoolExecutor(jobs, initializer=_init_worker,
+                               initargs=(str(model_path), os.getpid()))
 
 
 def _parse_first_pdf(paths: list[Path], ocr: str) -> None:
@@ -298,7 +391,7 @@ def _tasks(paths, done, classifier, encoding, ocr, summary) -> Iterator[tuple]:
     """``(function, args)`` for every input not yet done, in input order."""
     for path in paths:
         key = str(path)
-        finished = done.get(key, set())
+        finished = done.get(canonical(path), set())
         if None in finished:  # a PDF done, or a file that failed as a whole
             if path.suffix.lower() in PDF_SUFFIXES:
                 summary.skipped += 1
@@ -411,9 +504,11 @@ def _row_batches(award_file: AwardFile, finished: set, summary) -> Iterator[list
             continue
         batch.append((index, row))
         if len(batch) >= BATCH:
+            award_file.settle_date_order()
             yield batch
             batch = []
     if batch:
+        award_file.settle_date_order()
         yield batch
 
 

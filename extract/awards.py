@@ -220,6 +220,10 @@ class AwardFile:
                 self.header = next(self._reader)
             except (csv.Error, StopIteration) as exc:
                 raise InputError("not a CSV file", str(self.path), str(exc)) from exc
+            except UnicodeError as exc:  # e.g. --encoding utf-16 on a file with no BOM
+                raise InputError("wrong text encoding", str(self.path),
+                                 f"{exc}; re-save the file as UTF-8 or pass another "
+                                 "--encoding") from exc
             if _has_undecodable(self.header):
                 raise InputError("wrong text encoding", str(self.path),
                                  "the header is not UTF-8; re-save the file as UTF-8 "
@@ -229,7 +233,9 @@ class AwardFile:
             self._fh.close()
             raise
         self._date_column = self.header.index(self.schema.columns["action_date"])
+        self._encoding = encoding
         self.dates = DateParser()
+        self._settled = False
 
     def __enter__(self) -> "AwardFile":
         return self
@@ -248,12 +254,39 @@ class AwardFile:
             except csv.Error as exc:
                 yield index, RecordError(f"malformed CSV record {index}", str(self.path), str(exc))
                 continue
+            except UnicodeError as exc:  # a UTF-16 file cut short: the decoder cannot go on
+                yield index, RecordError(f"wrong text encoding at record {index}",
+                                         str(self.path), f"{exc}; the rest of the file is not "
+                                         "read")
+                return
             if not row:  # a blank line is not a record
                 index -= 1
                 continue
             if self.dates.day_first is None and len(row) > self._date_column:
                 self.dates.parse(row[self._date_column])  # learns the file's date order
             yield index, row
+
+    def settle_date_order(self) -> None:
+        """Decide the file's slash-date order before records are built from
+        ambiguous dates (03/04/2021), so every batch of a file, and a resumed
+        run, reads them the same way: the rest of the date column is scanned
+        for the first date that tells (25/04/2021). Only files whose dates so far
+        were all ambiguous pay for the scan, once."""
+        if self._settled or self.dates.day_first is not None or not self.dates.ambiguous:
+            return
+        self._settled = True
+        column = self._date_column
+        try:
+            with _open_text(self.path, self._encoding) as fh:
+                reader = csv.reader(fh)
+                next(reader, None)
+                for row in reader:
+                    if len(row) > column and "/" in row[column]:
+                        self.dates.parse(row[column])
+                        if self.dates.day_first is not None:
+                            return
+        except (csv.Error, UnicodeError, InputError):
+            return  # the records themselves report what is wrong
 
     def builder(self) -> "RecordBuilder":
         return RecordBuilder(self.schema.name, self.header, str(self.path), self.dates.day_first)
@@ -274,6 +307,7 @@ def iter_awards(path: str | Path, encoding: str | None = None
             if isinstance(row, RecordError):
                 yield index, row
                 continue
+            award_file.settle_date_order()
             if builder is None or builder.dates.day_first != award_file.dates.day_first:
                 builder = award_file.builder()
             yield index, builder.build(index, row)

@@ -19,6 +19,7 @@ class DateParser:
 
     def __init__(self, day_first: bool | None = None) -> None:
         self.day_first = day_first
+        self.ambiguous = False  # a slash date was read before the order was known
         self._seen: dict[str, str | None] = {}  # dates repeat a lot within a file
 
     def parse(self, text: str) -> str | None:
@@ -50,6 +51,8 @@ class DateParser:
             self.day_first = True
         elif b > 12:
             self.day_first = False
+        elif self.day_first is None:
+            self.ambiguous = True
         day, month = (a, b) if self.day_first else (b, a)
         return _iso(year, month, day)
 

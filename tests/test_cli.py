@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
+import sys
 
 import pytest
 
@@ -260,3 +262,19 @@ def test_decisions_import_refuses_tasks_without_annotator_unless_reviewer_given(
     from annotations.decisions import DecisionLog
     assert [(d.doc_id, d.reviewer) for d in DecisionLog(log).read()[0]] == [
         ("award:2", "ana"), ("award:1", "bob")]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_a_progress_bar_and_the_run_completes(tmp_path, monkeypatch, capsys):
+    """In a terminal (no -q) the bar is drawn; a tqdm bar with no total yet refuses
+    bool(), which once made every interactive run fail before writing anything."""
+    err = _Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    out = tmp_path / "r.jsonl"
+    assert cli.main(["classify", str(API_SAMPLE), "-o", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == 40
+    assert "100%|" in err.getvalue() and "40.0/40.0" in err.getvalue()

@@ -1,0 +1,144 @@
+"""classify on the wrong output, odd encodings, paths spelled two ways, earlier
+failures and slash dates across batches: what a review of the batch path found."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+
+import pytest
+
+import cli
+import pipeline
+from conftest import API_SAMPLE
+
+
+def _lines(path):
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_an_output_that_is_not_results_is_refused_and_left_alone(tmp_path, capsys):
+    precious = tmp_path / "precious.csv"
+    precious.write_bytes(API_SAMPLE.read_bytes())
+    assert cli.main(["classify", str(API_SAMPLE), "-o", str(precious), "-q"]) == 2
+    assert precious.read_bytes() == API_SAMPLE.read_bytes()
+    err = capsys.readouterr().err
+    assert err.startswith("Error: the output file is not a results file") and err.count("\n") == 1
+    number = tmp_path / "num.jsonl"
+    number.write_text("123\n")
+    assert cli.main(["classify", str(API_SAMPLE), "-o", str(number), "-q"]) == 2
+    assert number.read_text() == "123\n"
+
+
+def test_the_output_cannot_be_an_input_or_a_folder(tmp_path, capsys):
+    data = tmp_path / "in.csv"
+    data.write_bytes(API_SAMPLE.read_bytes())
+    assert cli.main(["classify", str(data), "-o", str(data), "-q"]) == 2
+    assert data.read_bytes() == API_SAMPLE.read_bytes()
+    assert "the output is one of the inputs" in capsys.readouterr().err
+    assert cli.main(["classify", str(data), "-o", str(tmp_path), "-q"]) == 2
+    assert "the output is a folder" in capsys.readouterr().err
+    assert cli.main(["classify", str(data), "-o", str(data / "r.jsonl"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: cannot write results") and "Traceback" not in err
+
+
+def test_a_corrupt_line_in_the_middle_is_refused_not_cut(tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    assert cli.main(["classify", str(API_SAMPLE), "-o", str(out), "-q"]) == 0
+    rows = out.read_text(encoding="utf-8").splitlines()
+    damaged = "\n".join(rows[:5] + ["{not json"] + rows[5:]) + "\n"
+    out.write_text(damaged, encoding="utf-8")
+    assert cli.main(["classify", str(API_SAMPLE), "-o", str(out), "-q"]) == 2
+    assert out.read_text(encoding="utf-8") == damaged
+    assert "line 6 is not a results line" in capsys.readouterr().err
+
+
+def test_a_utf16_file_cut_short_fails_alone_and_the_run_goes_on(tmp_path, capsys):
+    text = API_SAMPLE.read_text(encoding="utf-8")
+    broken = tmp_path / "a_utf16.csv"
+    data = text.encode("utf-16")
+    mid = len(data) // 4 * 2                       # a character boundary: an even offset
+    broken.write_bytes(data[:mid] + b"\x00\xd8A\x00" + data[mid:])  # a lone surrogate
+    good = tmp_path / "b_good.csv"
+    good.write_text(text, encoding="utf-8")
+    out = tmp_path / "r.jsonl"
+    assert cli.main(["classify", str(broken), str(good), "-o", str(out), "-q"]) == 1
+    rows = _lines(out)
+    assert sum(r["source"]["path"] == str(good) and r["error"] is None for r in rows) == 40
+    bad = [r for r in rows if r["error"]]
+    assert len(bad) == 1 and "wrong text encoding" in bad[0]["error"]["message"]
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_an_unknown_encoding_name_is_one_line(tmp_path, capsys):
+    code = cli.main(["classify", str(API_SAMPLE), "-o", str(tmp_path / "r.jsonl"), "-q",
+                     "--encoding", "nosuchcodec"])
+    assert code == 2
+    assert capsys.readouterr().err == ("Error: unknown text encoding 'nosuchcodec': "
+                                       "e.g. utf-8, cp1252, latin-1, utf-16\n")
+
+
+def test_a_file_given_two_ways_is_classified_once(tmp_path, monkeypatch):
+    (tmp_path / "in").mkdir()
+    data = tmp_path / "in" / "a.csv"
+    data.write_bytes(API_SAMPLE.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "r.jsonl"
+    assert cli.main(["classify", "in/a.csv", "-o", str(out), "-q"]) == 0
+    assert cli.main(["classify", str(data), "./in/../in/a.csv", "in", "-o", str(out), "-q"]) == 0
+    assert len(_lines(out)) == 40
+
+
+def test_earlier_failures_still_fail_a_rerun(tmp_path, capsys):
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    out = tmp_path / "r.jsonl"
+    args = ["classify", str(empty), str(API_SAMPLE), "-o", str(out), "-q"]
+    assert cli.main(args) == 1
+    capsys.readouterr()
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err
+    assert "empty file" in err and "earlier run" in err and "--force" in err
+
+
+def test_a_folder_with_no_inputs_fails(tmp_path, capsys):
+    (tmp_path / "nothing").mkdir()
+    (tmp_path / "nothing" / "notes.xlsx").write_bytes(b"x")
+    out = tmp_path / "r.jsonl"
+    assert cli.main(["classify", str(tmp_path / "nothing"), "-o", str(out), "-q"]) == 1
+    assert "no award files or PDFs in the folder" in capsys.readouterr().err
+
+
+def test_slash_dates_read_one_way_across_batches_and_on_resume(tmp_path):
+    """A file whose first unambiguous date (25/04) comes after the first batch:
+    every record is read day first, in one run and in a resumed one."""
+    rows = list(csv.reader(io.StringIO(API_SAMPLE.read_text(encoding="utf-8"))))
+    header, body = rows[0], rows[1:]
+    col = header.index("Action Date")
+    n = pipeline.BATCH + 500
+    made = []
+    for i in range(n):
+        row = list(body[i % len(body)])
+        row[col] = "25/04/2021" if i == n - 200 else "03/04/2021"
+        made.append(row)
+    data = tmp_path / "dates.csv"
+    with open(data, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([header] + made)
+    one = tmp_path / "one.jsonl"
+    assert cli.main(["classify", str(data), "-o", str(one), "-q"]) == 0
+    dates = {r["metadata"]["action_date"] for r in _lines(one)}
+    assert dates == {"2021-04-03", "2021-04-25"}
+    resumed = tmp_path / "resumed.jsonl"
+    resumed.write_text("".join(one.read_text(encoding="utf-8").splitlines(True)[:1500]),
+                       encoding="utf-8")
+    assert cli.main(["classify", str(data), "-o", str(resumed), "-q"]) == 0
+    assert resumed.read_bytes() == one.read_bytes()
+
+
+@pytest.mark.parametrize("spelled", ["a.csv", "./a.csv"])
+def test_canonical_paths_are_one_per_file(tmp_path, monkeypatch, spelled):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.csv").write_text("x")
+    assert pipeline.canonical(spelled) == os.path.realpath(tmp_path / "a.csv")
