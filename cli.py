@@ -158,7 +158,8 @@ def _classify(args) -> int:
     for message in summary.messages:
         print(f"Error: {message}", file=sys.stderr)
     if summary.failed_records:
-        print(f"Error: {summary.failed_records} records could not be read; their error lines "
+        files = "; ".join(f"{path}: {n}" for path, n in sorted(summary.failed_by_file.items()))
+        print(f"Error: {summary.failed_records} records could not be read ({files}); their error lines "
               f"are in {summary.output}", file=sys.stderr)
     if not args.quiet:
         print(render_run(summary))

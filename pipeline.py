@@ -200,6 +200,7 @@ class RunSummary:
     labelled: Counter = field(default_factory=Counter)
     failed_files: list[str] = field(default_factory=list)
     failed_records: int = 0
+    failed_by_file: Counter = field(default_factory=Counter)  # record errors per input
     seconds: float = 0.0
     messages: list[str] = field(default_factory=list)
 
@@ -353,6 +354,8 @@ def _earlier_errors(lines: list[dict], summary: RunSummary) -> None:
     records = 0
     for line in lines:
         src = line.get("source") or {}
+        if src.get("record") is not None:
+            summary.failed_by_file[str(src.get("path"))] += 1
         if src.get("record") is None:
             summary.failed_files.append(str(src.get("path")))
             error = line.get("error")
@@ -518,6 +521,7 @@ def _tally(lines: list[str], summary: RunSummary) -> None:
             row = json.loads(line)
             if row["source"]["record"] is not None:  # a record of a readable file
                 summary.failed_records += 1
+                summary.failed_by_file[row["source"]["path"]] += 1
                 summary.records += 1
             elif row["kind"] == "pdf":
                 summary.failed_files.append(row["source"]["path"])

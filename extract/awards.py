@@ -245,8 +245,10 @@ class AwardFile:
 
     def rows(self) -> Iterator[tuple[int, list[str] | RecordError]]:
         index = -1
+        width = len(self.header)
         while True:
             index += 1
+            first = self._reader.line_num + 1
             try:
                 row = next(self._reader)
             except StopIteration:
@@ -261,6 +263,15 @@ class AwardFile:
                 return
             if not row:  # a blank line is not a record
                 index -= 1
+                continue
+            if len(row) != width:
+                last = self._reader.line_num
+                joined = "; a stray quote may have joined lines" if last > first else ""
+                yield index, RecordError(
+                    f"malformed CSV record {index}", str(self.path),
+                    f"{len(row)} fields where the header has {width} "
+                    f"(line{'s' if last > first else ''} {first}"
+                    f"{f'-{last}' if last > first else ''}{joined})")
                 continue
             if self.dates.day_first is None and len(row) > self._date_column:
                 self.dates.parse(row[self._date_column])  # learns the file's date order

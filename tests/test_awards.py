@@ -103,8 +103,18 @@ def test_a_malformed_row_is_an_error_and_the_file_goes_on(bad_inputs):
     out = list(iter_awards(bad_inputs["malformed_row"]))
     assert [i for i, _ in out] == [0, 1, 2]
     assert isinstance(out[1][1], RecordError)
-    assert "3 fields where the header has 10" in out[1][1].line()
+    assert "3 fields where the header has 10 (line 3)" in out[1][1].line()
     assert out[0][1].doc_id == out[2][1].doc_id  # the same row twice: the same id
+
+
+def test_a_stray_quote_that_joins_lines_is_named_with_its_lines(tmp_path):
+    rows = API_SAMPLE.read_text(encoding="utf-8").splitlines(True)
+    path = tmp_path / "quote.csv"
+    path.write_text(rows[0] + rows[1] + '"ACME INC,' + rows[2] + rows[3] + rows[4] + '"\n'
+                    + rows[5], encoding="utf-8")
+    out = list(iter_awards(path))
+    assert type(out[0][1]).__name__ == "Document" and isinstance(out[1][1], RecordError)
+    assert out[1][1].line().endswith("(lines 3-5; a stray quote may have joined lines)")
 
 
 def test_wrong_encoding_is_reported_per_record(bad_inputs):

@@ -101,7 +101,8 @@ def test_bad_inputs_become_error_lines_and_the_batch_goes_on(tmp_path, bad_input
     assert not any(".hidden" in r["source"]["path"] for r in rows)
     err = capsys.readouterr().err.splitlines()
     assert f"Error: empty file ({folder}/empty.csv): no header row" in err
-    assert "Error: 2 records could not be read; their error lines are in " + str(out) in err
+    assert (f"Error: 2 records could not be read ({folder}/latin1.csv: 1; {folder}/malformed.csv: "
+            f"1); their error lines are in {out}") in err
 
 
 def test_missing_input_file_is_an_error_line(tmp_path, capsys):
