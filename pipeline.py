@@ -314,7 +314,9 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
     try:
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
-            out = open(output, "a", encoding="utf-8")
+            # a file name that is not UTF-8 holds surrogates (surrogateescape), always
+            # inside a JSON string: backslashreplace writes them as JSON escapes
+            out = open(output, "a", encoding="utf-8", errors="backslashreplace")
         except OSError as exc:
             raise ScreenError("cannot write results", str(output),
                               exc.strerror or str(exc)) from exc

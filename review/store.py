@@ -20,7 +20,7 @@ import numpy as np
 
 from annotations.decisions import LABELS, no_gc
 from extract.errors import InputError
-from vendors.lines import JSON_ERRORS, loads
+from vendors.lines import parse
 
 CARD = Path(__file__).resolve().parents[1] / "models" / "sanctuary.card.json"
 
@@ -260,15 +260,11 @@ _BAD = object()
 
 
 def _parse(raw: bytes):
-    """The JSON value of one line (orjson; the standard library for what orjson refuses,
-    such as NaN), or ``_BAD``."""
+    """The JSON value of one line (``vendors.lines.parse``), or ``_BAD``."""
     try:
-        return loads(raw)
-    except JSON_ERRORS:
-        try:
-            return json.loads(raw)
-        except (ValueError, RecursionError):     # not JSON, not UTF-8, nested too deeply
-            return _BAD
+        return parse(raw)
+    except (ValueError, RecursionError):     # not JSON, not UTF-8, nested too deeply
+        return _BAD
 
 
 _BIG = 1e300      # an int beyond a float's range would raise OverflowError in float()

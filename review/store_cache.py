@@ -37,7 +37,7 @@ import numpy as np
 from extract.errors import InputError
 from extract.files import write_whole
 from review.store import LABELS, ResultStore, load_results
-from vendors.lines import loads
+from vendors.lines import parse
 
 FORMAT = 2
 WIDTH = len(LABELS)
@@ -98,14 +98,15 @@ def save_store(store: ResultStore, base: Path) -> None:
                 model_versions=[[k, n] for k, n in store.model_versions.items()],
                 npz_sha256=hashlib.sha256(npz).hexdigest())
     write_whole(base.with_suffix(".npz"), npz)
-    write_whole(base.with_suffix(".json"), json.dumps(meta, ensure_ascii=False).encode())
+    write_whole(base.with_suffix(".json"),
+                json.dumps(meta, ensure_ascii=False).encode("utf-8", "backslashreplace"))
 
 
 def read_store(base: Path, paths: list[Path]) -> ResultStore:
     """The store saved at ``base`` for ``paths``; ValueError (or OSError) when it is not
     usable: too large, torn, not a pair, or any column of the wrong type or shape."""
     limit = META_SLACK + 8 * sum(os.stat(p).st_size for p in paths)
-    meta = loads(_read_at_most(base.with_suffix(".json"), limit))
+    meta = parse(_read_at_most(base.with_suffix(".json"), limit))
     n = _check_meta(meta, len(paths))
     row_bytes = sum(dtype.itemsize * width for dtype, width in ARRAYS.values())
     npz = _read_at_most(base.with_suffix(".npz"),
@@ -219,7 +220,8 @@ def load_cached(paths: list[Path], folder: Path | None) -> ResultStore:
     base = Path(folder) / f"store-{files}-{key}"
     try:
         return read_store(base, paths)
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+    except (OSError, ValueError, KeyError, TypeError, EOFError, RecursionError,
+            zipfile.BadZipFile):
         pass                        # none yet, or unusable: parse (and save) again
     store = load_results(paths)
     try:

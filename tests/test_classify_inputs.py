@@ -142,3 +142,24 @@ def test_canonical_paths_are_one_per_file(tmp_path, monkeypatch, spelled):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a.csv").write_text("x")
     assert pipeline.canonical(spelled) == os.path.realpath(tmp_path / "a.csv")
+
+
+def test_a_file_name_that_is_not_utf8_is_written_and_resumed(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    odd = os.fsdecode(os.fsencode(str(folder)) + b"/bad\xff.csv")
+    with open(odd, "wb") as fh:
+        fh.write(API_SAMPLE.read_bytes())
+    out = tmp_path / "r.jsonl"
+    assert cli.main(["classify", str(folder), "-o", str(out), "-q"]) == 0
+    out.read_bytes().decode("utf-8")                       # valid UTF-8 throughout
+    rows = _lines(out)
+    assert len(rows) == 40 and {r["source"]["path"] for r in rows} == {odd}
+    assert cli.main(["classify", str(folder), "-o", str(out), "-q"]) == 0
+    assert len(_lines(out)) == 40                            # resumed: nothing twice
+    for fmt in ("csv", "json", "md"):                        # and the vendor list reads them
+        listed = tmp_path / f"list.{fmt}"
+        assert cli.main(["vendors", str(out), "-o", str(listed)]) == 0
+        assert "CORECIVIC" in listed.read_bytes().decode("utf-8")
+    from review.store import load_results
+    assert len(load_results([out]).doc_ids) == 40 and not load_results([out]).problems

@@ -202,7 +202,7 @@ def write_diff(d: Diff, path: str | Path) -> Path:
     path = Path(path)
     try:
         path.write_text(json.dumps(d.to_dict(), indent=1, sort_keys=True, ensure_ascii=False)
-                        + "\n", encoding="utf-8")
+                        + "\n", encoding="utf-8", errors="backslashreplace")
     except OSError as exc:
         raise InputError("cannot write the diff", str(path), exc.strerror or str(exc)) from exc
     return path

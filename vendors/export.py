@@ -24,6 +24,10 @@ from extract.files import write_whole
 from vendors.lines import printable, safe_link
 from vendors.rows import Rollup, VendorRow
 
+# A file name that is not UTF-8 reaches the list as surrogates: written as \\udcff
+# (a JSON escape in the JSON list), never an encoding error.
+_UNDECODED = "backslashreplace"
+
 COLUMNS = ("vendor", "parent", "category", "status", "agencies", "obligated", "first_date",
            "last_date", "documents", "evidence")
 EXTRA_COLUMNS = ("entity_type", "vendor_key", "best_score", "confirmed_documents",
@@ -82,11 +86,12 @@ def to_csv(roll: Rollup) -> bytes:
     writer.writerow(COLUMNS + EXTRA_COLUMNS)
     for row in roll.rows:
         writer.writerow(csv_record(row))
-    return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8")
+    return b"\xef\xbb\xbf" + buf.getvalue().encode("utf-8", _UNDECODED)
 
 
 def _json(obj) -> bytes:
-    return (json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    return (json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False)
+            + "\n").encode("utf-8", _UNDECODED)
 
 
 def provenance_dict(roll: Rollup) -> dict:
@@ -174,7 +179,7 @@ def to_markdown(roll: Rollup, quote_chars: int = 240) -> bytes:
         out += ["", f"## {md_escape(CATEGORY_TITLES.get(cat, cat))} (`{md_escape(cat)}`)"]
         for i, row in enumerate((r for r in roll.rows if r.category == cat), 1):
             out += ["", *_entry(i, row, quote_chars)]
-    return ("\n".join(out) + "\n").encode("utf-8")
+    return ("\n".join(out) + "\n").encode("utf-8", _UNDECODED)
 
 
 def _entry(i: int, row: VendorRow, quote_chars: int) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from json import loads as _stdlib_loads
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
@@ -23,6 +24,16 @@ except ImportError:  # pragma: no cover - the plain library is a fine fallback
 
     loads = _json.loads
     JSON_ERRORS = (ValueError, UnicodeDecodeError)
+
+def parse(raw: bytes):
+    """The JSON value of one line: orjson, then the standard library for what orjson
+    refuses (NaN; the escaped surrogates a file name that is not UTF-8 leaves).
+    Raises ValueError or RecursionError for what is not JSON."""
+    try:
+        return loads(raw)
+    except JSON_ERRORS:
+        return _stdlib_loads(raw)
+
 
 USASPENDING = "https://www.usaspending.gov/award/"
 # What doc_link makes of an award: the generated award id, percent-quoted.
@@ -174,8 +185,8 @@ def iter_lines(path: Path, stats: dict) -> Iterator[dict]:
                 continue
             lines += 1
             try:
-                line = loads(raw)
-            except JSON_ERRORS:
+                line = parse(raw)
+            except (ValueError, RecursionError):
                 _bad(stats, path, number, "not JSON (torn or corrupt line)")
                 continue
             if not isinstance(line, dict):
