@@ -186,6 +186,12 @@ class LogState:
         latest, adjudication = self._latest(item)
         return [adjudication] if adjudication is not None else list(latest.values())
 
+    def current(self, item: ItemState) -> list[Decision]:
+        """Each reviewer's latest answer, then the adjudication when there is one: what
+        an export must carry for an import to give back the same answers and status."""
+        latest, adjudication = self._latest(item)
+        return list(latest.values()) + ([adjudication] if adjudication is not None else [])
+
     def status(self, doc_id: str, label: str) -> str:
         item = self.items.get((doc_id, label))
         return item.status if item is not None else "unreviewed"

@@ -87,8 +87,9 @@ def prodigy_task(d: Decision, result: dict | None, answer: str | None = None,
 
 def export_prodigy(state: LogState, out: Path, results=None, final: bool = False
                    ) -> ExchangeReport:
-    """Write Prodigy JSONL: every standing decision (``LogState.standing``: not undone, not
-    an answer its reviewer later changed), or (``final``) one task per settled item.
+    """Write Prodigy JSONL: every current decision (``LogState.current``: each reviewer's
+    latest answer, not undone, and the adjudication), or (``final``) one task per settled
+    item. Importing the file into an empty log gives back the same answers and status.
 
     ``results``: results file paths, or a doc_id -> results line index.
     """
@@ -106,7 +107,7 @@ def export_prodigy(state: LogState, out: Path, results=None, final: bool = False
                 task["meta"]["answers"] = dict(item.answers)
             tasks = [task]
         else:
-            tasks = [prodigy_task(d, result, status=item.status) for d in state.standing(item)]
+            tasks = [prodigy_task(d, result, status=item.status) for d in state.current(item)]
         for task in tasks:
             if task is None:
                 report.skip("no text")
@@ -147,6 +148,7 @@ def import_prodigy(path: Path, log: DecisionLog, results=None, reviewer: str | N
     pending: list[Decision] = []        # new decisions not in ``judged`` yet
     by_text: dict[str, str] | None = None
     new: list[Decision] = []
+    answered = _AnswerTimes(base)
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -186,6 +188,11 @@ def import_prodigy(path: Path, log: DecisionLog, results=None, reviewer: str | N
         fresh = [d for d in decisions if d.id not in known]
         for _ in range(len(decisions) - len(fresh)):
             report.skip("already in the log")
+        older = [d for d in fresh if answered.older(d)]
+        for _ in older:
+            report.skip("older than the reviewer's answer in the log")
+        fresh = [d for d in fresh if d not in older]
+        answered.add(fresh)
         if any(d.kind == "adjudicate" for d in fresh):
             if judged is None:
                 judged = base.extended(pending)
@@ -206,6 +213,46 @@ def import_prodigy(path: Path, log: DecisionLog, results=None, reviewer: str | N
     return report
 
 
+class _AnswerTimes:
+    """When each reviewer last answered each item, in the log and in this import. The
+    fold takes a reviewer's last answer in log order, so an answer made in Prodigy
+    in 2020 and imported today would replace the one they gave in the app since:
+    such an answer is skipped (an answer with no time is never older)."""
+
+    def __init__(self, base: LogState):
+        self.base = base
+        self.times: dict[tuple, datetime | None] = {}
+
+    def _time(self, key: tuple) -> datetime | None:
+        if key not in self.times:
+            doc_id, label, who = key
+            mine = [d for d in self.base.item(doc_id, label).decisions
+                    if d.kind == "label" and d.reviewer == who and self.base.active(d)]
+            self.times[key] = _instant(mine[-1].time) if mine else None
+        return self.times[key]
+
+    def older(self, d: Decision) -> bool:
+        if d.kind != "label":
+            return False
+        when, standing = _instant(d.time), self._time((d.doc_id, d.label, d.reviewer))
+        return when is not None and standing is not None and when < standing
+
+    def add(self, decisions: list[Decision]) -> None:
+        for d in decisions:
+            if d.kind == "label":
+                self._time((d.doc_id, d.label, d.reviewer))
+                self.times[(d.doc_id, d.label, d.reviewer)] = _instant(d.time)
+
+
+def _instant(when: str) -> datetime | None:
+    """An ISO 8601 time as an aware datetime (UTC when it names no zone), else None."""
+    try:
+        t = datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return None
+    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
+
+
 def _task_decisions(task: dict, find, reviewer: str, source: str, logged) -> list[Decision]:
     """The validated decisions of one Prodigy task; InputError says what is wrong with it.
     ``logged(id)``: the log's decision of that id, or None."""
@@ -217,6 +264,8 @@ def _task_decisions(task: dict, find, reviewer: str, source: str, logged) -> lis
     doc_id = meta.get("doc_id")
     if doc_id is not None and type(doc_id) is not str:
         raise InputError(f"meta.doc_id {_short(doc_id)} is not a string")
+    if doc_id is not None and doc_id != doc_id.strip():
+        raise InputError(f"meta.doc_id {_short(doc_id)} has spaces around it")
     if not doc_id:
         text = task.get("text")
         if text is None:
@@ -245,7 +294,9 @@ def _task_decisions(task: dict, find, reviewer: str, source: str, logged) -> lis
     when = _when(task, meta if own else {})
     kind = meta.get("kind") if own and meta.get("kind") in ("label", "adjudicate") else "label"
     score = task.get("score")
-    score = float(score) if type(score) in (int, float) and _finite(score) else None
+    if score is not None and type(score) not in (int, float):
+        raise InputError(f"score {_short(score)} is not a number")
+    score = float(score) if score is not None and _finite(score) else None  # NaN: none
     evidence = task.get("evidence")
     if evidence is None:
         evidence = []

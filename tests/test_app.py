@@ -94,6 +94,26 @@ def test_queue_lists_items_in_order_and_filters(monkeypatch, tmp_path):
     assert amounts == sorted(amounts, reverse=True)
 
 
+def test_every_change_to_a_filter_takes_effect(monkeypatch, tmp_path):
+    """Unkeyed widgets whose default followed the saved filters became new widgets,
+    and every second change to one was lost."""
+    at = make_app(monkeypatch, tmp_path).run()
+    for order in ("dollars", "vendor", "dollars", "uncertainty", "dollars", "vendor"):
+        at.selectbox(key="f_order").select(order).run()
+        assert at.session_state["filters"].order == order
+    for labels in (["detention"], ["detention", "data_broker"], ["data_broker"]):
+        at.multiselect(key="f_labels").set_value(labels).run()
+        assert list(at.session_state["filters"].labels) == labels
+    for flag in (False, True, False):
+        at.checkbox(key="f_unpredicted").set_value(flag).run()
+        assert at.session_state["filters"].unpredicted is flag
+    at.button(key="start").click().run()                   # to an item and back
+    at.session_state["goto"] = "queue"
+    at.run()
+    assert at.selectbox(key="f_order").value == "vendor"
+    assert at.multiselect(key="f_labels").value == ["data_broker"]
+
+
 def test_confirm_shows_saved_then_the_next_item(monkeypatch, tmp_path):
     at = make_app(monkeypatch, tmp_path).run()
     at.button(key="start").click().run()
@@ -428,3 +448,28 @@ def test_round2_finding2_overview_keeps_blind_answers_blind(monkeypatch, tmp_pat
         assert not at.exception
         shown[reviewer] = (at.metric[1].value, len(at.get("vega_lite_chart")))
     assert shown == {"bob": ("0", 3), "ana": ("1", 4)}     # bob: no top-vendors chart
+
+
+def test_a_note_stays_with_the_item_it_was_typed_on(monkeypatch, tmp_path):
+    at = make_app(monkeypatch, tmp_path).run()
+    at.button(key="start").click().run()
+    first = at.session_state["current"]
+    at.text_input(key="note").input("GEO facility, clearly detention")
+    at.button(key="b_skip").click().run()
+    assert at.session_state["current"] != first and at.text_input(key="note").value == ""
+    at.button(key="b_reject").click().run()
+    assert [d["note"] for d in log_lines(tmp_path)] == [""]
+
+
+def test_a_reviewer_is_warned_when_another_holds_the_item(monkeypatch, tmp_path):
+    from annotations.claims import Claims
+    at = make_app(monkeypatch, tmp_path).run()
+    at.button(key="start").click().run()
+    doc_id, label = at.session_state["current"]
+    claims = Claims(tmp_path / "log.claims.json")
+    key = next(k for k in claims.active() if k.startswith(doc_id))
+    claims.release(key, "ana")                     # ana's claim lapsed; ben was served it
+    assert claims.claim(key, "ben")
+    at.run()
+    assert not at.exception and at.session_state["current"] == (doc_id, label)
+    assert any("ben has this item open too" in w.value for w in at.warning)

@@ -307,6 +307,8 @@ def test_import_prodigy_bad_task_lines_become_problems_and_good_lines_still_impo
         ('{"text": "x", "label": "detention"', "not JSON"),
         ("[" * 100_000, "not JSON"),
         (b'{"text": "\xff"}', "not UTF-8 text"),
+        (_task("x", meta={"doc_id": "   "}), "meta.doc_id '   ' has spaces around it"),
+        (_task("x", meta={"doc_id": doc}, score="high"), "score 'high' is not a number"),
     ]
     good = [_task("x", meta={"doc_id": doc}, _annotator_id="first", _timestamp=1700000000),
             _task("y", meta={"doc_id": d[2].doc_id, "note": "fine \u2028 still one line"},
@@ -475,11 +477,12 @@ def test_write_lines_failure_leaves_the_old_file_and_no_temporary_file(tmp_path,
 
 
 # --------------------------------------------------------- Prodigy review rules (round 2)
-def _exported(world, log, doc_id, label="detention", final=False) -> dict:
+def _exported(world, log, doc_id, label="detention", final=False, kind=None) -> dict:
     out = world["tmp"] / "exported.jsonl"
     export_prodigy(log.state(), out, [world["results"]], final=final)
     return next(t for t in map(json.loads, out.read_text().splitlines())
-                if t["meta"]["doc_id"] == doc_id and t["label"] == label)
+                if t["meta"]["doc_id"] == doc_id and t["label"] == label
+                and kind in (None, t["meta"]["kind"]))
 
 
 def _write_tasks(path, tasks) -> None:
@@ -507,8 +510,8 @@ def test_prodigy_second_annotator_answer_on_an_exported_task_is_imported_not_ski
 def test_prodigy_second_annotator_on_an_exported_adjudication_is_a_label_answer(world):
     log, doc = world["log"], world["docs"][3].doc_id          # disputed by ann and bob
     log.append(Decision(doc, "detention", "reject", reviewer="lead", kind="adjudicate"))
-    task = _exported(world, log, doc)
-    assert task["meta"]["kind"] == "adjudicate"
+    task = _exported(world, log, doc, kind="adjudicate")
+    assert task["meta"]["reviewer"] == "lead"
     path = world["tmp"] / "back.jsonl"
     _write_tasks(path, [dict(task, answer="accept", _annotator_id="dee", _timestamp=2000000000)])
     assert import_prodigy(path, log, [world["results"]]).written == 1
@@ -573,3 +576,38 @@ def test_prodigy_import_refuses_tasks_with_no_annotator_unless_a_reviewer_is_giv
     report = import_prodigy(path, log, [world["results"]], reviewer="dee")
     assert report.written == 2 and report.problems == []
     assert {x.reviewer for x in log.read()[0][-2:]} == {"dee"}
+
+
+def test_an_imported_answer_older_than_the_reviewers_own_is_skipped(tmp_path):
+    log = DecisionLog(tmp_path / "log.jsonl")
+    log.append(Decision(doc_id="award:x", label="detention", answer="accept", reviewer="ana"))
+    tasks = tmp_path / "tasks.jsonl"
+    old = {"answer": "reject", "label": "detention", "meta": {"doc_id": "award:x"},
+           "_annotator_id": "ana", "_timestamp": 1577836800}          # 2020
+    later = {**old, "_annotator_id": "ben"}                             # another reviewer
+    newer = {**old, "answer": "reject", "_timestamp": 4102444800}       # 2100
+    _write_tasks(tasks, [old, later])
+    report = import_prodigy(tasks, log)
+    assert report.skipped == {"older than the reviewer's answer in the log": 1}
+    item = log.state().item("award:x", "detention")
+    assert item.answers == {"ana": "accept", "ben": "reject"} and item.status == "disputed"
+    _write_tasks(tasks, [newer])
+    import_prodigy(tasks, log)
+    assert log.state().item("award:x", "detention").answers["ana"] == "reject"
+
+
+def test_prodigy_round_trip_keeps_the_answers_of_adjudicated_items(world, tmp_path):
+    """The export carried only the adjudication of a settled dispute, so a round trip
+    lost the disagreeing answers and kappa came out too high."""
+    log, doc = world["log"], world["docs"][3].doc_id          # disputed by ann and bob
+    log.append(Decision(doc, "detention", "reject", reviewer="lead", kind="adjudicate"))
+    out = tmp_path / "tasks.jsonl"
+    export_prodigy(log.state(), out, [world["results"]])
+    back = DecisionLog(tmp_path / "back.jsonl")
+    import_prodigy(out, back, [world["results"]])
+    before, after = log.state(), back.state()
+    for key, item in before.items.items():
+        if item.status != "unreviewed":
+            again = after.item(*key)
+            assert (again.status, again.answers, again.final, again.adjudicator) == \
+                (item.status, item.answers, item.final, item.adjudicator), key

@@ -6,6 +6,7 @@ DecisionLog.append returned, i.e. after the line was fsync'd.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -20,6 +21,7 @@ from review.ui.common import Ctx, filters, goto, show_flash, show_problems
 from review.ui.queue_page import current_selection, hidden_items
 
 VERBS = {"accept": "confirmed", "reject": "rejected", "ignore": "skipped"}
+CLAIM_HOLD_SECONDS = 30 * 60
 NOTE_JS = """<script>
 (() => {
   const doc = window.parent ? window.parent.document : document;
@@ -45,13 +47,27 @@ def current_item(ctx: Ctx) -> int | None:
     if cur:
         i = q.item(*cur)
         if i is not None:
-            if ctx.claims is not None:
-                ctx.claims.claim(q.key(i), ctx.reviewer)   # renew; shown even if held
+            # renew; shown even when another reviewer holds it (opened from a list, or
+            # this reviewer's claim lapsed), with a warning (render)
+            held = ctx.claims is not None and not ctx.claims.claim(q.key(i), ctx.reviewer)
+            st.session_state["held_by"] = ctx.claims.holder(q.key(i)) if held else None
             return i
     skipped = st.session_state.setdefault("skipped", set())
     i = next_item(q, current_selection(ctx, filters()), ctx.claims, ctx.reviewer, skipped)
     st.session_state["current"] = (q.doc_id(i), q.label(i)) if i is not None else None
     return i
+
+
+@st.fragment(run_every=60)
+def _keep_claim(ctx: Ctx, key: str) -> None:
+    """Renew this reviewer's claim every minute while the item stays open (claims
+    last ``claim_ttl``, 5 minutes by default, and a long PDF takes longer to read),
+    for at most half an hour after it was first shown: a forgotten tab lets go."""
+    if ctx.claims is None:
+        return
+    first = st.session_state.setdefault("claim_since", {}).setdefault(key, time.time())
+    if time.time() - first < CLAIM_HOLD_SECONDS:
+        ctx.claims.claim(key, ctx.reviewer)
 
 
 # ------------------------------------------------------------------ callbacks
@@ -251,6 +267,14 @@ def render(ctx: Ctx) -> None:
         return
     q = ctx.q
     label = q.label(i)
+    shown = (q.doc_id(i), label)
+    if st.session_state.get("note_item") != shown:  # a note belongs to the item it was typed on
+        st.session_state["note_item"] = shown
+        st.session_state["note"] = ""
+    if holder := st.session_state.pop("held_by", None):
+        st.warning(md(f"{holder} has this item open too. Your answer is saved alongside "
+                      "theirs; two different answers make it disputed."))
+    _keep_claim(ctx, q.key(i))
     try:
         line = q.store.line(q.row(i))
     except ScreenError as err:

@@ -21,28 +21,47 @@ def hidden_items(ctx: Ctx) -> set[int]:
     return blind(ctx.q, ctx.marks, ctx.reviewer, ctx.config.double_review)
 
 
+def _seed(key: str, value, options=None) -> None:
+    """Give widget ``key`` the saved value unless it has one that is still an option."""
+    have = st.session_state.get(key, None)
+    if options is None:
+        if key not in st.session_state:
+            st.session_state[key] = value
+        return
+    ok = (lambda v: v in options) if not isinstance(value, list) else \
+        (lambda v: isinstance(v, list) and all(x in options for x in v))
+    if key not in st.session_state or not ok(have):
+        st.session_state[key] = value if ok(value) else (
+            [x for x in value if x in options] if isinstance(value, list) else options[0])
+
+
 def render(ctx: Ctx) -> None:
     st.title("Review queue")
     show_problems(ctx)
     store, old = ctx.q.store, filters()
+    reviewers = [""] + ctx.state.reviewers()
+    # Keyed widgets, seeded from the saved Filters: an unkeyed widget whose default
+    # changes becomes a new widget, and Streamlit dropped every second change to it.
+    _seed("f_labels", list(old.labels), LABELS)
+    _seed("f_agencies", list(old.agencies), store.agency_names)
+    _seed("f_view", old.view, VIEWS)
+    _seed("f_vendors", list(old.vendors), store.vendor_names)
+    _seed("f_reviewer", old.reviewer, reviewers)
+    _seed("f_order", old.order, ORDERS)
+    _seed("f_unpredicted", old.unpredicted)
     c1, c2, c3 = st.columns(3)
-    labels = c1.multiselect("Label", LABELS, default=list(old.labels))
-    agencies = c2.multiselect("Agency", [a for a in store.agency_names if a],
-                              default=[a for a in old.agencies if a in store.agency_names])
-    view = c3.selectbox("Status", VIEWS, index=VIEWS.index(old.view),
+    labels = c1.multiselect("Label", LABELS, key="f_labels")
+    agencies = c2.multiselect("Agency", [a for a in store.agency_names if a], key="f_agencies")
+    view = c3.selectbox("Status", VIEWS, key="f_view",
                         help="'to review': unreviewed items, and items drawn for a blind "
                              "second review that you have not answered")
     c4, c5, c6 = st.columns(3)
-    vendors = c4.multiselect("Vendor", [v for v in store.vendor_names if v],
-                             default=[v for v in old.vendors if v in store.vendor_names])
-    reviewers = [""] + ctx.state.reviewers()
-    reviewer = c5.selectbox("Answered by", reviewers,
-                            index=reviewers.index(old.reviewer) if old.reviewer in reviewers else 0,
+    vendors = c4.multiselect("Vendor", [v for v in store.vendor_names if v], key="f_vendors")
+    reviewer = c5.selectbox("Answered by", reviewers, key="f_reviewer",
                             format_func=lambda r: r or "anyone")
-    order = c6.selectbox("Order", ORDERS, index=ORDERS.index(old.order),
-                         format_func=ORDER_NAMES.get)
+    order = c6.selectbox("Order", ORDERS, key="f_order", format_func=ORDER_NAMES.get)
     unpredicted = st.checkbox("Include labels the model did not predict but scored near the "
-                              "threshold (possible missing labels)", value=old.unpredicted)
+                              "threshold (possible missing labels)", key="f_unpredicted")
     f = Filters(labels=tuple(labels), agencies=tuple(agencies), vendors=tuple(vendors),
                 view=view, reviewer=reviewer, order=order, unpredicted=unpredicted)
     if f != old:
