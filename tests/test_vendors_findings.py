@@ -147,7 +147,8 @@ def test_a3_markdown_separates_spellings_from_member_companies(tmp_path):
 def test_a4_entity_type_of_names():
     government = ["KERN, COUNTY OF", "HIDALGO COUNTY SHERIFF", "MINNESOTA STATE POLICE",
                   "CITY OF NEW YORK", "EAST RIO HONDO WATER SUPPLY CORPORATION",
-                  "DEPARTMENT OF CORRECTIONS", "IMPERIAL COUNTY (INC)", "STATE OF TEXAS"]
+                  "DEPARTMENT OF CORRECTIONS", "IMPERIAL COUNTY (INC)", "STATE OF TEXAS",
+                  "SAN DIEGO ASSOCIATION OF GOVERNMENTS"]
     companies = ["THE GEO GROUP, INC.", "CORRECTIONS CORPORATION OF AMERICA",
                  "AKIMA GLOBAL SERVICES, LLC", "GOVERNMENT ACQUISITIONS INC"]
     assert [entity_type(n) for n in government] == ["government"] * len(government)
