@@ -68,14 +68,31 @@ def expand_inputs(inputs: list[str | Path], empty: list[str] | None = None) -> l
 
 
 def canonical(path: str | Path | None) -> str | None:
-    """One spelling per file ("in/a.csv", "./in/a.csv", "/abs/in/a.csv"), so a
-    resumed run finds what an earlier run wrote whatever way the file was given."""
+    """The real path of a file, for telling whether two paths of this run are one file
+    (an input given twice; the output among the inputs)."""
     if path is None:
         return None
     try:
         return os.path.realpath(path)
     except (OSError, ValueError):
         return str(path)
+
+
+def resume_key(path: str | Path | None) -> str | None:
+    """How a resumed run matches an input with the paths an earlier run wrote.
+
+    An absolute path by its real path (symlinks and ".." resolved); a relative one
+    lexically ("./in/../in/a.csv" is "in/a.csv"), never against the working
+    directory: the earlier run may have had another, and "sub/a.csv" there can be
+    another file than "sub/a.csv" here (skipping it would lose its records). So
+    give a file the way it was given before, or always as an absolute path.
+    """
+    if path is None:
+        return None
+    text = str(path)
+    if os.path.isabs(text):
+        return canonical(text)
+    return os.path.normpath(text)
 
 
 def count_records(path: Path) -> int:
@@ -215,7 +232,7 @@ class OutputExists(ScreenError):
 
 def read_done(output: Path, model_version: str, errors: list[dict] | None = None
               ) -> dict[str, set[int | None]]:
-    """``{canonical path: records}`` already in ``output`` (None: the whole file
+    """``{resume_key(path): records}`` already in ``output`` (None: the whole file
     failed, or a PDF). The error lines found are added to ``errors`` when given.
 
     A last line torn by a crash is cut off and redone. Whole-file errors are
@@ -232,6 +249,9 @@ def read_done(output: Path, model_version: str, errors: list[dict] | None = None
             for n, raw in enumerate(fh, 1):
                 if not raw.endswith(b"\n"):
                     break  # torn by a crash: dropped and redone
+                if not raw.strip():  # a blank line (an editor, `echo >>`): kept, not results
+                    good_end += len(raw)
+                    continue
                 try:
                     line = json.loads(raw)
                 except (ValueError, RecursionError):
@@ -245,7 +265,7 @@ def read_done(output: Path, model_version: str, errors: list[dict] | None = None
                     raise OutputExists("results were made by another model", str(output),
                                        f"{line.get('model_version')} there, {model_version} "
                                        "now; use --force to start again")
-                done.setdefault(canonical(src.get("path")), set()).add(src.get("record"))
+                done.setdefault(resume_key(src.get("path")), set()).add(src.get("record"))
                 if line.get("error") and errors is not None:
                     errors.append(line)
                 good_end += len(raw)
@@ -306,7 +326,9 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
         summary.failed_files.append(folder)
         summary.messages.append(f"no award files or PDFs in the folder ({folder}): it holds "
                                 f"no {', '.join(sorted(AWARD_SUFFIXES | PDF_SUFFIXES))} files")
-    _earlier_errors(earlier, summary)
+    inputs = {resume_key(p) for p in paths}
+    _earlier_errors([x for x in earlier if resume_key(x["source"].get("path")) in inputs],
+                    summary)
     total = sum(count_records(p) for p in paths)
     if progress:
         progress(0, total, summary)
@@ -351,8 +373,8 @@ def _check_output(output: Path, paths: list[Path]) -> None:
 
 
 def _earlier_errors(lines: list[dict], summary: RunSummary) -> None:
-    """Failures an earlier run wrote to ``output`` still count: a re-run over
-    the same inputs must not look clean (``--force`` retries them)."""
+    """Failures an earlier run wrote to ``output`` for this run's inputs still count:
+    a re-run over the same inputs must not look clean (``--force`` retries them)."""
     records = 0
     for line in lines:
         src = line.get("source") or {}
@@ -396,7 +418,7 @@ def _tasks(paths, done, classifier, encoding, ocr, summary) -> Iterator[tuple]:
     """``(function, args)`` for every input not yet done, in input order."""
     for path in paths:
         key = str(path)
-        finished = done.get(canonical(path), set())
+        finished = done.get(resume_key(path), set())
         if None in finished:  # a PDF done, or a file that failed as a whole
             if path.suffix.lower() in PDF_SUFFIXES:
                 summary.skipped += 1

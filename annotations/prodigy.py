@@ -288,10 +288,11 @@ def _task_decisions(task: dict, find, reviewer: str, source: str, logged) -> lis
     if not who and (same is None or logged(same.id) is None):    # not merely already logged
         raise InputError("no annotator: the task has no _annotator_id or meta.reviewer, "
                          "and no reviewer was given for such tasks")
-    # meta describes the exported decision: its kind and time are this answer's only
-    # when the annotator is that decision's reviewer
+    # meta describes the exported decision: its kind is this answer's when the annotator
+    # is that decision's reviewer, its time only when the answer is that decision (an
+    # answer changed in Prodigy is as old as Prodigy's _timestamp, not the export)
     own = meta.get("reviewer") is None or meta.get("reviewer") == who
-    when = _when(task, meta if own else {})
+    when = _when(task, meta if own and (same is not None or "answer" not in meta) else {})
     kind = meta.get("kind") if own and meta.get("kind") in ("label", "adjudicate") else "label"
     score = task.get("score")
     if score is not None and type(score) not in (int, float):

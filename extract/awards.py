@@ -26,6 +26,7 @@ from .types import Document, Passage
 csv.field_size_limit(16 * 1024 * 1024)
 
 PASSAGE_FIELDS = ("description", "psc", "naics")
+DATE_FIELDS = ("action_date", "last_date", "start_date", "end_date")
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,9 @@ class AwardFile:
         except BaseException:
             self._fh.close()
             raise
-        self._date_column = self.header.index(self.schema.columns["action_date"])
+        position = {h.strip(): i for i, h in enumerate(self.header)}
+        self._date_columns = [position[self.schema.columns[f]] for f in DATE_FIELDS
+                              if self.schema.columns.get(f) in position]  # action date first
         self._encoding = encoding
         self.dates = DateParser()
         self._settled = False
@@ -273,31 +276,34 @@ class AwardFile:
                     f"(line{'s' if last > first else ''} {first}"
                     f"{f'-{last}' if last > first else ''}{joined})")
                 continue
-            if self.dates.day_first is None and len(row) > self._date_column:
-                self.dates.parse(row[self._date_column])  # learns the file's date order
+            if self.dates.day_first is None:    # learns the file's date order
+                for column in self._date_columns:
+                    self.dates.parse(row[column])
             yield index, row
 
     def settle_date_order(self) -> None:
         """Decide the file's slash-date order before records are built from
         ambiguous dates (03/04/2021), so every batch of a file, and a resumed
-        run, reads them the same way: the rest of the date column is scanned
-        for the first date that tells (25/04/2021). Only files whose dates so far
-        were all ambiguous pay for the scan, once."""
+        run, reads them the same way: the rest of the file's date columns are
+        scanned for the first date that tells (25/04/2021); when none does, the
+        order is fixed month first, so that no record builder learns it halfway.
+        Only files whose dates so far were all ambiguous pay for the scan, once."""
         if self._settled or self.dates.day_first is not None or not self.dates.ambiguous:
             return
         self._settled = True
-        column = self._date_column
         try:
             with _open_text(self.path, self._encoding) as fh:
                 reader = csv.reader(fh)
                 next(reader, None)
                 for row in reader:
-                    if len(row) > column and "/" in row[column]:
-                        self.dates.parse(row[column])
-                        if self.dates.day_first is not None:
-                            return
+                    for column in self._date_columns:
+                        if column < len(row) and "/" in row[column]:
+                            self.dates.parse(row[column])
+                            if self.dates.day_first is not None:
+                                return
         except (csv.Error, UnicodeError, InputError):
-            return  # the records themselves report what is wrong
+            pass  # the records themselves report what is wrong
+        self.dates.day_first = False
 
     def builder(self) -> "RecordBuilder":
         return RecordBuilder(self.schema.name, self.header, str(self.path), self.dates.day_first)

@@ -80,15 +80,38 @@ def test_an_unknown_encoding_name_is_one_line(tmp_path, capsys):
                                        "e.g. utf-8, cp1252, latin-1, utf-16\n")
 
 
-def test_a_file_given_two_ways_is_classified_once(tmp_path, monkeypatch):
+def test_a_file_spelled_another_way_is_classified_once(tmp_path, monkeypatch):
     (tmp_path / "in").mkdir()
     data = tmp_path / "in" / "a.csv"
     data.write_bytes(API_SAMPLE.read_bytes())
+    (tmp_path / "link").symlink_to(tmp_path / "in")
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "r.jsonl"
     assert cli.main(["classify", "in/a.csv", "-o", str(out), "-q"]) == 0
-    assert cli.main(["classify", str(data), "./in/../in/a.csv", "in", "-o", str(out), "-q"]) == 0
+    assert cli.main(["classify", "./in/../in/a.csv", "in", "-o", str(out), "-q"]) == 0
     assert len(_lines(out)) == 40
+    absolute = tmp_path / "abs.jsonl"
+    assert cli.main(["classify", str(data), "-o", str(absolute), "-q"]) == 0
+    assert cli.main(["classify", str(tmp_path / "link" / "a.csv"), "-o", str(absolute),
+                     "-q"]) == 0
+    assert len(_lines(absolute)) == 40
+
+
+def test_a_relative_path_from_another_directory_is_not_taken_as_done(tmp_path, monkeypatch):
+    """"sub/a.csv" written from X is not "sub/a.csv" under Y: skipping Y's file
+    as done would lose its records."""
+    rows = API_SAMPLE.read_text(encoding="utf-8").splitlines(True)
+    for name, body in (("X", rows[1:21]), ("Y", rows[21:])):
+        (tmp_path / name / "sub").mkdir(parents=True)
+        (tmp_path / name / "sub" / "a.csv").write_text(rows[0] + "".join(body), encoding="utf-8")
+    out = tmp_path / "r.jsonl"
+    monkeypatch.chdir(tmp_path / "X")
+    assert cli.main(["classify", "sub/a.csv", "-o", str(out), "-q"]) == 0
+    monkeypatch.chdir(tmp_path / "Y")
+    y = str(tmp_path / "Y" / "sub" / "a.csv")
+    assert cli.main(["classify", y, "-o", str(out), "-q"]) == 0
+    rows = _lines(out)
+    assert len(rows) == 40 and sum(r["source"]["path"] == y for r in rows) == 20
 
 
 def test_earlier_failures_still_fail_a_rerun(tmp_path, capsys):
@@ -101,6 +124,18 @@ def test_earlier_failures_still_fail_a_rerun(tmp_path, capsys):
     assert cli.main(args) == 1
     err = capsys.readouterr().err
     assert "empty file" in err and "earlier run" in err and "--force" in err
+    other = tmp_path / "other.csv"                   # another input into the same output:
+    other.write_bytes(API_SAMPLE.read_bytes())       # the empty file is not its failure
+    assert cli.main(["classify", str(other), "-o", str(out), "-q"]) == 0
+
+
+def test_a_blank_line_in_the_output_is_kept_and_the_run_resumes(tmp_path):
+    out = tmp_path / "r.jsonl"
+    assert cli.main(["classify", str(API_SAMPLE), "-o", str(out), "-q"]) == 0
+    rows = out.read_text(encoding="utf-8").splitlines(True)
+    out.write_text("".join(rows[:10]) + "\n  \n" + "".join(rows[10:30]), encoding="utf-8")
+    assert cli.main(["classify", str(API_SAMPLE), "-o", str(out), "-q"]) == 0
+    assert len([x for x in out.read_text(encoding="utf-8").splitlines() if x.strip()]) == 40
 
 
 def test_a_folder_with_no_inputs_fails(tmp_path, capsys):
@@ -163,3 +198,29 @@ def test_a_file_name_that_is_not_utf8_is_written_and_resumed(tmp_path):
         assert "CORECIVIC" in listed.read_bytes().decode("utf-8")
     from review.store import load_results
     assert len(load_results([out]).doc_ids) == 40 and not load_results([out]).problems
+
+
+def test_a_date_order_told_by_another_date_column_holds_for_every_record(tmp_path):
+    """Only the end date of the first record is unambiguous (25/04/2014): every
+    record is read day first, in a full run and in a resumed one."""
+    from conftest import FIXTURES
+    rows = list(csv.reader(io.StringIO((FIXTURES / "transactions_sample.csv").read_text(
+        encoding="utf-8"))))
+    header, body = rows[0], rows[1:3]
+    at = {name: header.index(name) for name in ("action_date", "period_of_performance_start_date",
+                                                 "period_of_performance_current_end_date")}
+    for row, (action, end) in zip(body, (("03/04/2013", "25/04/2014"),
+                                         ("05/06/2013", "05/06/2014"))):
+        row[at["action_date"]] = row[at["period_of_performance_start_date"]] = action
+        row[at["period_of_performance_current_end_date"]] = end
+    data = tmp_path / "dates.csv"
+    with open(data, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([header] + body)
+    one = tmp_path / "one.jsonl"
+    assert cli.main(["classify", str(data), "-o", str(one), "-q"]) == 0
+    dates = [(r["metadata"]["action_date"], r["metadata"].get("end_date")) for r in _lines(one)]
+    assert dates == [("2013-04-03", "2014-04-25"), ("2013-06-05", "2014-06-05")]
+    resumed = tmp_path / "resumed.jsonl"
+    resumed.write_text(one.read_text(encoding="utf-8").splitlines(True)[0], encoding="utf-8")
+    assert cli.main(["classify", str(data), "-o", str(resumed), "-q"]) == 0
+    assert resumed.read_bytes() == one.read_bytes()

@@ -611,3 +611,21 @@ def test_prodigy_round_trip_keeps_the_answers_of_adjudicated_items(world, tmp_pa
             again = after.item(*key)
             assert (again.status, again.answers, again.final, again.adjudicator) == \
                 (item.status, item.answers, item.final, item.adjudicator), key
+
+
+def test_an_answer_changed_in_prodigy_is_as_old_as_prodigys_timestamp(world, tmp_path):
+    """An exported task answered anew by its own reviewer: its time is Prodigy's
+    _timestamp, not the exported decision's, so a later change is not taken as older
+    than an app answer given after the export."""
+    doc = world["docs"][0].doc_id
+    log = DecisionLog(tmp_path / "ana_log.jsonl")
+    log.append(Decision(doc, "detention", "accept", reviewer="ana",
+                        time="2024-01-01T10:00:00.000Z"))
+    task = _exported(world, log, doc)
+    log.append(Decision(doc, "detention", "accept", reviewer="ana",
+                        time="2024-01-02T10:00:00.000Z"))
+    path = tmp_path / "back.jsonl"
+    _write_tasks(path, [dict(task, answer="reject", _annotator_id="ana",
+                             _timestamp=1767225600)])                     # 2026
+    assert import_prodigy(path, log, [world["results"]]).written == 1
+    assert log.state().item(doc, "detention").answers == {"ana": "reject"}
