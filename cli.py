@@ -14,16 +14,15 @@ from pathlib import Path
 from extract.errors import ScreenError
 from models import store  # paths only: skops and scikit-learn load with a model
 
+# Each works on a fresh clone after `make demo` (with .venv/bin on PATH).
 EXAMPLES = {
-    "classify": "sanctuary-screen classify ../shared/data/awards/usaspending_api_cbp_ice "
-                "-o results/awards.jsonl --jobs 2",
+    "classify": "sanctuary-screen classify demo/data -o results/demo.jsonl --jobs 2",
     "train": "sanctuary-screen train",
-    "evaluate": "sanctuary-screen evaluate",
-    "summary": "sanctuary-screen summary results/awards.jsonl",
-    "review": "sanctuary-screen review results/awards.jsonl --data-root ../shared/data",
-    "vendors": "sanctuary-screen vendors results/awards.jsonl --decisions "
-               "annotations/decisions.jsonl -o list.csv --previous last_list.csv",
-    "decisions": "sanctuary-screen decisions training results/awards.jsonl",
+    "evaluate": "sanctuary-screen evaluate --cv 5",
+    "summary": "sanctuary-screen summary results/demo.jsonl",
+    "review": "sanctuary-screen review results/demo.jsonl --data-root demo/data",
+    "vendors": "sanctuary-screen vendors results/demo.jsonl -o results/vendors.md",
+    "decisions": "sanctuary-screen decisions export results/demo.jsonl -o results/tasks.jsonl",
 }
 
 
@@ -34,7 +33,11 @@ def _parser() -> argparse.ArgumentParser:
                     "or detention services sold to immigration agencies.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser("classify", help="classify award files (CSV) and PDFs into results JSONL",
+    def command(name: str, **kw) -> argparse.ArgumentParser:
+        # the epilog (an example) is printed as written: a wrapped command does not paste
+        return sub.add_parser(name, formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
+
+    c = command("classify", help="classify award files (CSV) and PDFs into results JSONL",
                        epilog="example: " + EXAMPLES["classify"])
     c.add_argument("inputs", nargs="+",
                    help="award files (CSV), PDFs, or folders (searched for *.csv and *.pdf)")
@@ -52,15 +55,15 @@ def _parser() -> argparse.ArgumentParser:
                         "or local / local:N to start N local worker processes (default --jobs)")
     c.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
 
-    t = sub.add_parser("train", help="train the classifier from annotations/training",
+    t = command("train", help="train the classifier from annotations/training",
                        epilog="example: " + EXAMPLES["train"])
     t.add_argument("--model", default=str(store.DEFAULT_MODEL), help="where to save the model")
     t.add_argument("--data", nargs="*", help="training JSONL files (default annotations/training)")
     t.add_argument("-C", type=float, default=32.0, help="inverse regularisation (default 32)")
 
-    e = sub.add_parser("evaluate", help="per-label metrics of the model and the keyword "
+    e = command("evaluate", help="per-label metrics of the model and the keyword "
                        "baseline on the development split", epilog="example: " + EXAMPLES["evaluate"])
-    e.add_argument("--model", default=str(store.DEFAULT_MODEL))
+    e.add_argument("--model", default=str(store.DEFAULT_MODEL), help="model file (.skops)")
     e.add_argument("--data", nargs="*", help="labelled JSONL (default annotations/training)")
     e.add_argument("--no-refit", action="store_true",
                    help="score the saved model on all of --data (data it was not trained on)")
@@ -69,11 +72,11 @@ def _parser() -> argparse.ArgumentParser:
                         "the development split (steadier for rare labels; K fits)")
     e.add_argument("--json", action="store_true", help="print the full result as JSON")
 
-    s = sub.add_parser("summary", help="counts of labels per agency and top vendors in results",
+    s = command("summary", help="counts of labels per agency and top vendors in results",
                        epilog="example: " + EXAMPLES["summary"])
-    s.add_argument("results", nargs="+")
+    s.add_argument("results", nargs="+", help="results files (JSONL) written by classify")
 
-    v = sub.add_parser("vendors", help="the vendor list: per vendor and category, status, "
+    v = command("vendors", help="the vendor list: per vendor and category, status, "
                        "dollars, dates and evidence; optionally the changes since a previous list",
                        epilog="example: " + EXAMPLES["vendors"])
     v.add_argument("results", nargs="+", help="results files (JSONL) written by classify")
@@ -86,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--diff", help="where to write the changes (default OUTPUT.diff.json)")
     v.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
 
-    r = sub.add_parser("review", help="open the review app (Streamlit) on results files",
+    r = command("review", help="open the review app (Streamlit) on results files",
                        epilog="example: " + EXAMPLES["review"])
     r.add_argument("results", nargs="+", help="results files (JSONL)")
     r.add_argument("--log", help="decision log (default annotations/decisions.jsonl)")
@@ -96,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--double-review", type=float, default=0.0, metavar="SHARE",
                    help="share of items (0-1) also sent blind to a second reviewer")
 
-    d = sub.add_parser("decisions", help="move review decisions out and in: training data, "
+    d = command("decisions", help="move review decisions out and in: training data, "
                        "Prodigy-style JSONL", epilog="example: " + EXAMPLES["decisions"])
     d.add_argument("action", choices=("training", "export", "import"),
                    help="training: write settled decisions as training data that `train` "
@@ -246,18 +249,21 @@ def _decisions(args) -> int:
                                 reviewer=args.reviewer or None)
         what = f"appended {report.written} decisions to {log.path}"
     else:
+        if args.action == "export" and not args.output:
+            raise ScreenError("decisions export needs -o FILE")
+        if args.action == "training" and not args.results:
+            raise ScreenError("decisions training needs the results files the decisions "
+                              "are about (their text becomes the training examples)")
+        if not log.path.exists():
+            raise ScreenError("no decision log", str(log.path),
+                              "review documents first (`sanctuary-screen review`), or give --log")
         state = log.state()
         for problem in log.read()[1]:
             print(f"Warning: {log.path}:{problem.line}: {problem.message}", file=sys.stderr)
         if args.action == "export":
-            if not args.output:
-                raise ScreenError("decisions export needs -o FILE")
             report = export_prodigy(state, Path(args.output), results=args.results or None,
                                     final=args.final)
         else:
-            if not args.results:
-                raise ScreenError("decisions training needs the results files the decisions "
-                                  "are about (their text becomes the training examples)")
             report = export_training(state, args.results, Path(args.output or TRAINING_OUT))
         what = f"wrote {report.written} lines to {args.output or TRAINING_OUT}"
     print(f"Decisions {args.action}: {what}"

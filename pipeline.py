@@ -15,6 +15,7 @@ import gc
 import json
 import logging
 import os
+import tempfile
 import threading
 import time
 from collections import deque
@@ -493,14 +494,17 @@ class DaskPool:
             raise ScreenError("--scheduler needs dask.distributed, which is not installed",
                               hint="pip install 'sanctuary-screen[dask]'") from exc
         self.model_path = str(Path(model_path).resolve())
-        self.cluster = None
+        self.cluster = self._scratch = None
         if scheduler == "local" or scheduler.startswith("local:"):
             n = scheduler[6:] or str(jobs)
             if not n.isdigit() or int(n) < 1:
                 raise ScreenError(f"bad scheduler {scheduler!r}",
                                   hint="use local, local:N (N workers) or tcp://host:port")
+            # the workers' scratch space, removed with the cluster (not /tmp/dask-scratch-space)
+            self._scratch = tempfile.TemporaryDirectory(prefix="sanctuary-dask-")
             self.cluster = LocalCluster(n_workers=int(n), threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=logging.ERROR)
+                                        dashboard_address=None, silence_logs=logging.ERROR,
+                                        local_directory=self._scratch.name)
             self.client = Client(self.cluster)
         else:
             try:
@@ -518,6 +522,8 @@ class DaskPool:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
 
 TASKS = {fn.__name__: fn for fn in (award_rows, pdf_document, _ready)}

@@ -37,7 +37,7 @@ import numpy as np
 from extract.errors import InputError
 from extract.files import write_whole
 from review.store import LABELS, ResultStore, load_results
-from vendors.lines import parse
+from vendors.lines import parse, sha256_file
 
 FORMAT = 2
 WIDTH = len(LABELS)
@@ -57,9 +57,8 @@ def digest(paths: list[Path]) -> str:
     h = hashlib.sha256(f"store v{FORMAT}".encode())
     for p in paths:
         try:
-            with open(p, "rb") as fh:
-                content = hashlib.file_digest(fh, "sha256").digest()
-                size = fh.tell()
+            hexdigest, size = sha256_file(p)     # hashlib.file_digest needs Python 3.11
+            content = bytes.fromhex(hexdigest)
         except OSError as exc:
             raise InputError("cannot open results", str(p), exc.strerror or str(exc)) from exc
         h.update(json.dumps([str(Path(p).resolve()), size]).encode())

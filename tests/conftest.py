@@ -13,9 +13,16 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SHARED = ROOT.parent / "shared" / "data"
 API_SAMPLE = FIXTURES / "awards_api_sample.csv"
 
+import os  # noqa: E402
+
+if os.environ.get("SANCTUARY_REQUIRE_SHARED") and not SHARED.is_dir():
+    # CI sets this: there a missing ../shared must fail, not skip every real-data test
+    raise pytest.UsageError(f"SANCTUARY_REQUIRE_SHARED is set but {SHARED} is not there")
+
 needs_shared = pytest.mark.skipif(
     not SHARED.is_dir(),
-    reason=f"real data not found at {SHARED} (a user's clone has no ../shared; CI always has it)")
+    reason=f"real data not found at {SHARED} (a user's clone has no ../shared; CI has it, "
+           "and fails without it)")
 
 
 @pytest.fixture(scope="session")

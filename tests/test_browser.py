@@ -75,13 +75,16 @@ def server(tmp_path):
         out.close()
 
 
-def test_confirm_an_item_with_the_keyboard(server):
+def test_confirm_an_item_with_the_keyboard(server, tmp_path):
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="playwright not installed (pip install -e .[test])")
     url, log = server
     with sync_api.sync_playwright() as pw:
+        home = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "config"),
+                "XDG_CACHE_HOME": str(tmp_path / "cache")}   # chromium writes there, not in ~
         browser = pw.chromium.launch(executable_path=str(CHROMIUM),
-                                     args=["--no-sandbox", "--disable-gpu"])
+                                     args=["--no-sandbox", "--disable-gpu"],
+                                     env={**os.environ, **home})
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)

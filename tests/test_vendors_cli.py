@@ -80,7 +80,8 @@ def test_a_results_file_that_is_not_results(tmp_path, capsys):
 def test_help_has_an_example(capsys):
     with pytest.raises(SystemExit):
         cli.main(["vendors", "--help"])
-    assert "example: sanctuary-screen vendors results/awards.jsonl" in capsys.readouterr().out
+    assert "example: sanctuary-screen vendors results/demo.jsonl -o results/vendors.md\n" \
+        in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- real data

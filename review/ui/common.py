@@ -88,7 +88,7 @@ def reviewer_identity() -> str | None:
     """The signed-in user (OIDC via st.login) or the name typed once per session.
     Draws the login / name form and returns None until there is one."""
     if auth_configured():
-        if st.user.is_logged_in:
+        if st.user.get("is_logged_in", False):   # an attribute only from Streamlit 1.67
             return str(st.user.get("email") or st.user.get("name") or "signed-in user")
         st.title("Sanctuary screen review")
         st.button("Log in", on_click=st.login, type="primary")
