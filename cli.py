@@ -162,8 +162,8 @@ def _classify(args) -> int:
         print(f"Error: {message}", file=sys.stderr)
     if summary.failed_records:
         files = "; ".join(f"{path}: {n}" for path, n in sorted(summary.failed_by_file.items()))
-        print(f"Error: {summary.failed_records} records could not be read ({files}); their error lines "
-              f"are in {summary.output}", file=sys.stderr)
+        print(f"Error: {summary.failed_records} records could not be read ({files}); their "
+              f"error lines are in {summary.output}", file=sys.stderr)
     if not args.quiet:
         print(render_run(summary))
     return 0 if summary.ok else 1

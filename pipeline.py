@@ -327,8 +327,8 @@ def run(inputs: list[str | Path], output: str | Path, model_path: Path = store.D
         summary.failed_files.append(folder)
         summary.messages.append(f"no award files or PDFs in the folder ({folder}): it holds "
                                 f"no {', '.join(sorted(AWARD_SUFFIXES | PDF_SUFFIXES))} files")
-    inputs = {resume_key(p) for p in paths}
-    _earlier_errors([x for x in earlier if resume_key(x["source"].get("path")) in inputs],
+    ours = {resume_key(p) for p in paths}
+    _earlier_errors([x for x in earlier if resume_key(x["source"].get("path")) in ours],
                     summary)
     total = sum(count_records(p) for p in paths)
     if progress:
@@ -376,20 +376,17 @@ def _check_output(output: Path, paths: list[Path]) -> None:
 def _earlier_errors(lines: list[dict], summary: RunSummary) -> None:
     """Failures an earlier run wrote to ``output`` for this run's inputs still count:
     a re-run over the same inputs must not look clean (``--force`` retries them)."""
-    records = 0
     for line in lines:
         src = line.get("source") or {}
-        if src.get("record") is not None:
+        if src.get("record") is not None:   # a record: the CLI says where its line is
+            summary.failed_records += 1
             summary.failed_by_file[str(src.get("path"))] += 1
-        if src.get("record") is None:
-            summary.failed_files.append(str(src.get("path")))
-            error = line.get("error")
-            message = error.get("message") if type(error) is dict else None
-            summary.messages.append(f"{message or src.get('path')} (in an earlier run; "
-                                    "--force retries it)")
-        else:
-            records += 1
-    summary.failed_records += records   # the CLI says where their error lines are
+            continue
+        summary.failed_files.append(str(src.get("path")))
+        error = line.get("error")
+        message = error.get("message") if type(error) is dict else None
+        summary.messages.append(f"{message or src.get('path')} (in an earlier run; "
+                                "--force retries it)")
 
 
 def _pool(scheduler: str | None, jobs: int, model_path: Path, paths: list[Path]):

@@ -43,6 +43,7 @@ def current_item(ctx: Ctx) -> int | None:
     """The item this session shows: the one opened or served last, else the next one
     in the queue (claimed for this reviewer)."""
     q = ctx.q
+    st.session_state["held_by"] = None
     cur = st.session_state.get("current")
     if cur:
         i = q.item(*cur)
@@ -150,7 +151,8 @@ def decision_bar(ctx: Ctx, i: int, line: dict) -> None:
 
 def _predicted(line: dict) -> set[str]:
     """The line's labels that are ours (a hostile line may name anything)."""
-    return {x.get("label") for x in line.get("labels") or [] if isinstance(x, dict)} & set(LABELS)
+    ours = set(LABELS)
+    return {x.get("label") for x in line.get("labels") or [] if isinstance(x, dict)} & ours
 
 
 def facts(line: dict) -> str:
