@@ -238,9 +238,8 @@ class _AnswerTimes:
         return when is not None and standing is not None and when < standing
 
     def add(self, decisions: list[Decision]) -> None:
-        for d in decisions:
+        for d in decisions:   # appended after the log: each is its reviewer's latest now
             if d.kind == "label":
-                self._time((d.doc_id, d.label, d.reviewer))
                 self.times[(d.doc_id, d.label, d.reviewer)] = _instant(d.time)
 
 

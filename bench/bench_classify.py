@@ -132,15 +132,21 @@ def floors(paths: list[Path]) -> dict[str, float]:
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
     vectorizer.fit([" | ".join(ex.triple) for ex in load_examples()])
 
+    columns = {}                        # the text columns of each file, found beforehand
+    for path in paths:
+        with AwardFile(path) as award_file:
+            columns[path] = [award_file.header.index(award_file.schema.columns[f])
+                             for f in PASSAGE_FIELDS if f in award_file.schema.columns]
+
     def baseline_features() -> None:
         texts = {}
-        for path in paths:
-            with AwardFile(path) as award_file:
-                cols = [award_file.header.index(award_file.schema.columns[f])
-                        for f in PASSAGE_FIELDS if f in award_file.schema.columns]
-                for _, row in award_file.rows():
-                    if isinstance(row, list):
-                        texts[" | ".join(row[c] for c in cols if c < len(row))] = None
+        for path in paths:                  # read with the csv module, as read_only does
+            cols = columns[path]
+            with open(path, newline="", encoding="utf-8") as fh:
+                reader = csv.reader(fh)
+                next(reader)
+                for row in reader:
+                    texts[" | ".join(row[c] for c in cols if c < len(row))] = None
         vectorizer.transform(list(texts))
 
     return {"csv read + a minimal results line per record (no model)":
