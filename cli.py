@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--data-root", default=".",
                    help="only documents under this folder are opened (default: here)")
     r.add_argument("--port", type=int, default=8501, help="port to serve on (default 8501)")
+    r.add_argument("--address", default="127.0.0.1",
+                   help="address to serve on (default 127.0.0.1: this machine only; "
+                        "0.0.0.0 serves reviewers on other machines)")
     r.add_argument("--double-review", type=float, default=0.0, metavar="SHARE",
                    help="share of items (0-1) also sent blind to a second reviewer")
 
@@ -230,8 +233,10 @@ def _review(args) -> int:
              "--double-review", str(args.double_review)]
     if args.log:
         extra += ["--log", str(Path(args.log).resolve())]
+    # no usage statistics sent to Streamlit: nothing leaves the machine at run time
     return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app),
-                            "--server.port", str(args.port), "--",
+                            "--server.port", str(args.port), "--server.address", args.address,
+                            "--browser.gatherUsageStats", "false", "--",
                             *[str(Path(p).resolve()) for p in args.results], *extra])
 
 
