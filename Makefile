@@ -40,7 +40,7 @@ test-deps:
 $(BIN)/sanctuary-screen: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "Error: Python 3.11 or newer is needed (found $$($(PYTHON) --version)); run make PYTHON=/path/to/python3.11"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)   # --clear: an older venv (e.g. Python 3.10) is rebuilt
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@

@@ -14,7 +14,8 @@ from pathlib import Path
 from extract.errors import ScreenError
 from models import store  # paths only: skops and scikit-learn load with a model
 
-# Each works on a fresh clone after `make demo` (with .venv/bin on PATH).
+# Each works on a fresh clone after `make demo` (with .venv/bin on PATH); `decisions`
+# once the review app has written a decision log.
 EXAMPLES = {
     "classify": "sanctuary-screen classify demo/data -o results/demo.jsonl --jobs 2",
     "train": "sanctuary-screen train",
