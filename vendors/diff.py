@@ -177,25 +177,23 @@ SIGNS = {"added": "+", "removed": "-", "category_added": "+", "category_removed"
 def render_diff(d: Diff, quote_chars: int = 160) -> str:
     """The printed report: one paragraph per change, evidence quoted."""
     n = d.counts()
-    head = (f"Changes against {_plain(d.previous['path'])}: {n['added']} vendor entries added, "
+    head = (f"Changes against {printable(d.previous['path'])}: {n['added']} vendor entries added, "
             f"{n['removed']} removed, {n['category_added']} categories added and "
             f"{n['category_removed']} removed for listed vendors, {n['status']} status changes")
     out = [head]
     for c in d.changes:
         status = (f"{c.before} -> {c.after}" if c.kind == "status"
                   else c.after if c.after else f"was {c.before}")
-        out.append(f"{SIGNS[c.kind]} {c.kind:<16} {_plain(c.vendor)} "
-                   f"[{_plain(c.category)}, {_plain(status)}]: {_plain(c.reason)}")
+        out.append(f"{SIGNS[c.kind]} {c.kind:<16} {printable(c.vendor)} "
+                   f"[{printable(c.category)}, {printable(status)}]: {printable(c.reason)}")
         for e in c.evidence[:3]:
-            text = _plain(e["text"])
+            text = printable(e["text"])
             text = text if len(text) <= quote_chars else text[:quote_chars - 1] + "…"
-            link = _plain(e.get("link"))
-            where = f" ({_plain(e.get('where'))}{', ' + link if link else ''})"
+            link = printable(e.get("link"))
+            where = f" ({printable(e.get('where'))}{', ' + link if link else ''})"
             out.append(f'    "{text}"{where}')
     return "\n".join(out)
 
-
-_plain = printable
 
 
 def write_diff(d: Diff, path: str | Path) -> Path:

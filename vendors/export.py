@@ -328,13 +328,11 @@ PROBLEMS_SHOWN = 20
 def problem_lines(problems: list[str]) -> list[str]:
     """The problems to print, one line each (``file:line: why``), at most
     ``PROBLEMS_SHOWN`` of them and then "… and N more"."""
-    shown = [_one_line(p) for p in problems[:PROBLEMS_SHOWN]]
+    shown = [printable(p) for p in problems[:PROBLEMS_SHOWN]]
     if len(problems) > PROBLEMS_SHOWN:
         shown.append(f"… and {len(problems) - PROBLEMS_SHOWN} more")
     return shown
 
-
-_one_line = printable
 
 
 def render_summary(pub: Published) -> str:

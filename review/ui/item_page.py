@@ -43,15 +43,10 @@ def current_item(ctx: Ctx) -> int | None:
     """The item this session shows: the one opened or served last, else the next one
     in the queue (claimed for this reviewer)."""
     q = ctx.q
-    st.session_state["held_by"] = None
     cur = st.session_state.get("current")
     if cur:
         i = q.item(*cur)
-        if i is not None:
-            # renew; shown even when another reviewer holds it (opened from a list, or
-            # this reviewer's claim lapsed), with a warning (render)
-            held = ctx.claims is not None and not ctx.claims.claim(q.key(i), ctx.reviewer)
-            st.session_state["held_by"] = ctx.claims.holder(q.key(i)) if held else None
+        if i is not None:   # shown even when another reviewer holds it (_hold warns)
             return i
     skipped = st.session_state.setdefault("skipped", set())
     i = next_item(q, current_selection(ctx, filters()), ctx.claims, ctx.reviewer, skipped)
@@ -60,15 +55,20 @@ def current_item(ctx: Ctx) -> int | None:
 
 
 @st.fragment(run_every=60)
-def _keep_claim(ctx: Ctx, key: str) -> None:
-    """Renew this reviewer's claim every minute while the item stays open (claims
-    last ``claim_ttl``, 5 minutes by default, and a long PDF takes longer to read),
-    for at most half an hour after it was first shown: a forgotten tab lets go."""
+def _hold(ctx: Ctx, key: str) -> None:
+    """Claim the shown item, and renew the claim every minute while it stays open
+    (claims last ``claim_ttl``, 5 minutes by default, and a long PDF takes longer
+    to read), for at most half an hour after it was first shown: a forgotten tab
+    lets go. Warns when another reviewer holds it (opened from a list, or this
+    reviewer's claim lapsed)."""
     if ctx.claims is None:
         return
     first = st.session_state.setdefault("claim_since", {}).setdefault(key, time.time())
-    if time.time() - first < CLAIM_HOLD_SECONDS:
-        ctx.claims.claim(key, ctx.reviewer)
+    mine = time.time() - first < CLAIM_HOLD_SECONDS and ctx.claims.claim(key, ctx.reviewer)
+    holder = None if mine else ctx.claims.holder(key)
+    if holder and holder != ctx.reviewer:
+        st.warning(md(f"{holder} has this item open too. Your answer is saved alongside "
+                      "theirs; two different answers make it disputed."))
 
 
 # ------------------------------------------------------------------ callbacks
@@ -273,10 +273,7 @@ def render(ctx: Ctx) -> None:
     if st.session_state.get("note_item") != shown:  # a note belongs to the item it was typed on
         st.session_state["note_item"] = shown
         st.session_state["note"] = ""
-    if holder := st.session_state.pop("held_by", None):
-        st.warning(md(f"{holder} has this item open too. Your answer is saved alongside "
-                      "theirs; two different answers make it disputed."))
-    _keep_claim(ctx, q.key(i))
+    _hold(ctx, q.key(i))
     try:
         line = q.store.line(q.row(i))
     except ScreenError as err:
